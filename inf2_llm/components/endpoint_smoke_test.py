@@ -1,0 +1,82 @@
+"""A Lambda that calls the endpoint the two ways the guide does, optionally gating the deploy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import triggers
+from constructs import Construct
+
+from inf2_llm.config import SmokeTestSettings
+
+HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "smoke_test"
+# Two generations of max_new_tokens at the budget, plus retries while the endpoint warms up.
+FUNCTION_TIMEOUT = Duration.minutes(10)
+
+
+class EndpointSmokeTest(Construct):
+    """The smoke-test function; with `run_on_deploy` a CDK trigger runs it once the endpoint
+    is in service, and an exception in the handler fails the deploy."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint: Construct,
+        endpoint_name: str,
+        endpoint_arn: str,
+        settings: SmokeTestSettings,
+        stop_sequences: tuple[str, ...],
+        run_on_deploy: bool,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Smoke test: invoke one endpoint, write its own logs",
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]))
+        log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(HANDLER_DIR)),
+            role=role,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            log_group=log_group,
+            environment={
+                "ENDPOINT_NAME": endpoint_name,
+                "MAX_MS_PER_TOKEN": f"{settings.max_ms_per_token:g}",
+                "MAX_NEW_TOKENS": str(settings.max_new_tokens),
+                "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
+            },
+        )
+        if run_on_deploy:
+            trigger = triggers.Trigger(
+                self,
+                "RunAfterDeploy",
+                handler=self.function,
+                execute_after=[endpoint],
+                invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
+                timeout=FUNCTION_TIMEOUT,
+            )
+            Validations.of(trigger).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4",
+                    reason="The trigger's provider is CDK's own singleton function; its role only uses "
+                    "AWSLambdaBasicExecutionRole to write its logs.",
+                ),
+            )

@@ -1,0 +1,189 @@
+"""The ml.inf2 notebook the guide's engineer works on, set up by its own lifecycle scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle
+from constructs import Construct
+
+from inf2_llm.components.container_image import ContainerImage
+from inf2_llm.components.nag import acknowledge_wildcard_resource
+from inf2_llm.config import NotebookSettings
+from inf2_llm.lifecycle import CompileJob, NotebookHookSettings, render_on_create, render_on_start
+from inf2_llm.profiles import ModelProfile, NeuronCompilation
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """What the notebook compiles and where it puts the result."""
+
+    profile: ModelProfile
+    compilation: NeuronCompilation
+    artifact_prefix: str
+    timeout: Duration
+
+
+class NotebookWorkbench(Construct):
+    """Notebook instance, its role, log group and lifecycle configuration.
+
+    With a `compile_request` the on-start hook launches the compile job, and `compile_done`
+    is the CloudFormation wait condition the job signals once the model is in S3.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: NotebookSettings,
+        image: ContainerImage,
+        bucket: s3.IBucket,
+        models_writer: iam.IManagedPolicy,
+        key: kms.IKey,
+        hf_token_secret_name: str | None,
+        compile_request: CompileRequest | None,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Notebook: pull the TGI Neuron image, compile the model, store it under models/",
+        )
+        image.grant_pull(self.role)
+        self.role.add_managed_policy(models_writer)
+        self.log_group.grant_write(self.role)
+        # SageMaker writes the lifecycle hooks' own output here, under the notebook's role.
+        lifecycle_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/NotebookInstances:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[lifecycle_logs],
+            )
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            lifecycle_logs,
+            reason="SageMaker writes lifecycle-hook output to streams it names after the notebook in this one "
+            "log group; ':*' is the log-stream part of the group's own ARN.",
+        )
+        hf_token_secret_id = ""
+        if hf_token_secret_name:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, "HfToken", hf_token_secret_name)
+            secret.grant_read(self.role)
+            acknowledge_wildcard_resource(
+                self.role,
+                f"{secret.secret_arn}-??????",
+                reason="Secrets Manager appends six random characters to a secret's ARN; the grant is for the "
+                "one secret named in configuration.",
+            )
+            hf_token_secret_id = secret.secret_arn
+
+        compile_job = None
+        self.compile_done: CfnWaitCondition | None = None
+        if compile_request:
+            wait_handle = CfnWaitConditionHandle(self, "CompileSignal")
+            compile_job = CompileJob(
+                model_id=compile_request.profile.model_id,
+                profile=compile_request.profile.name,
+                batch_size=compile_request.compilation.batch_size,
+                sequence_length=compile_request.compilation.sequence_length,
+                auto_cast_type=compile_request.compilation.auto_cast_type,
+                num_cores=compile_request.compilation.num_cores,
+                artifact_prefix=compile_request.artifact_prefix,
+                wait_handle_url=wait_handle.ref,
+                publish_repo=settings.publish_repo or "",
+            )
+        hook_settings = NotebookHookSettings(
+            region=stack.region,
+            image_uri=image.uri,
+            artifact_bucket=bucket.bucket_name,
+            log_group_name=self.log_group.log_group_name,
+            hf_token_secret_id=hf_token_secret_id,
+            idle_minutes=settings.idle_minutes,
+            compile_job=compile_job,
+        )
+        lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
+            self,
+            "Lifecycle",
+            on_create=[{"content": Fn.base64(render_on_create(hook_settings))}],
+            on_start=[{"content": Fn.base64(render_on_start(hook_settings))}],
+        )
+
+        in_vpc = settings.subnet_id is not None
+        self.notebook = sagemaker.CfnNotebookInstance(
+            self,
+            "Instance",
+            instance_type=settings.instance_type,
+            role_arn=self.role.role_arn,
+            volume_size_in_gb=settings.volume_size_gb,
+            kms_key_id=key.key_id,
+            platform_identifier=settings.platform_identifier,
+            lifecycle_config_name=lifecycle.attr_notebook_instance_lifecycle_config_name,
+            instance_metadata_service_configuration=sagemaker.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
+            root_access="Enabled",
+            subnet_id=settings.subnet_id,
+            security_group_ids=[settings.security_group_id] if settings.security_group_id else None,
+            direct_internet_access="Disabled" if in_vpc else "Enabled",
+        )
+        # Without the policy in place SageMaker cannot read the key or run the hooks' logging.
+        self.notebook.node.add_dependency(self.role)
+        if not in_vpc:
+            Validations.of(self.notebook).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-SM1",
+                    reason="No VPC was configured (the guide's default set-up); set notebook_subnet_id and "
+                    "notebook_security_group_id to place the notebook in a VPC.",
+                ),
+                Acknowledgment(
+                    id="AwsSolutions-SM3",
+                    reason="Without a VPC the notebook needs direct internet access to pull the model from "
+                    "the Hugging Face Hub; with notebook_subnet_id it is disabled.",
+                ),
+            )
+
+        # Stop-and-describe-itself is granted after the instance exists: the instance ARN is only
+        # known then, and the instance must not wait on a policy that names it.
+        self_stop = iam.Policy(
+            self,
+            "StopSelf",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
+                    # Ref of a notebook instance is its ARN.
+                    resources=[self.notebook.ref],
+                )
+            ],
+        )
+        self_stop.attach_to_role(self.role)
+
+        if compile_request:
+            self.compile_done = CfnWaitCondition(
+                self,
+                "CompileDone",
+                handle=wait_handle.ref,
+                count=1,
+                timeout=str(int(compile_request.timeout.to_seconds())),
+            )
+            self.compile_done.node.add_dependency(self.notebook)
+

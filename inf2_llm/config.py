@@ -1,0 +1,352 @@
+"""The project's configuration: one typed, validated, immutable object built once in app.py.
+
+Values come from `cdk.json` context and `-c key=value` overrides. The CLI passes every
+override as a string, so each key has a parser that accepts the string or the JSON value and
+raises `ConfigError` naming the key, the value given and what is allowed. Every rule the TGI
+Neuron container enforces at start-up ("Invalid neuron config and env") is checked here, at
+synth, because the container only reports it after a 15-minute deploy and a rollback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inf2_llm.dlc_image import tgi_neuronx_release
+from inf2_llm.profiles import PROFILES, ModelProfile, NeuronCompilation
+
+STAGES = ("dev", "prod")
+MODEL_SOURCES = ("hub", "compile")
+AUTO_CAST_TYPES = ("fp16", "bf16")
+# Neuron cores per instance size: one Inferentia2 chip has two.
+INF2_NEURON_CORES = {"xlarge": 2, "8xlarge": 2, "24xlarge": 12, "48xlarge": 24}
+# Tensor-parallel degrees transformers-neuronx shards decoder models on.
+NEURON_SHARD_SIZES = (1, 2, 4, 8, 12, 24)
+DEFAULT_IMAGE_TAG = "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"invalid configuration: {key}={value!r}: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    instance_type: str
+    volume_size_gb: int
+    platform_identifier: str
+    idle_minutes: int
+    subnet_id: str | None
+    security_group_id: str | None
+    compile_timeout_minutes: int
+    publish_repo: str | None
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    startup_timeout_seconds: int
+    download_timeout_seconds: int
+    latency_alarm_seconds: int
+    autoscaling: bool
+    autoscaling_min_instances: int
+    autoscaling_max_instances: int
+    invocations_per_instance_target: int
+
+
+@dataclass(frozen=True)
+class SmokeTestSettings:
+    on_deploy: bool
+    max_ms_per_token: float
+    max_new_tokens: int
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    connection_arn: str
+    repository: str
+    branch: str
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    stage: str
+    account: str | None
+    region: str | None
+    profile: ModelProfile
+    model_source: str
+    compilation: NeuronCompilation
+    max_input_length: int
+    max_total_tokens: int
+    image_tag: str
+    hf_token_secret_name: str | None
+    notebook: NotebookSettings
+    endpoint: EndpointSettings
+    smoke_test: SmokeTestSettings
+    pipeline: PipelineSettings | None
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def compiles_model(self) -> bool:
+        return self.model_source == "compile"
+
+    @property
+    def artifact_prefix(self) -> str:
+        """Where the compiled model lives in the artifact bucket."""
+        return f"models/{self.profile.name}/"
+
+
+# --- parsers: each takes (key, raw value) and returns the typed value or raises ConfigError ---
+
+Parser = Callable[[str, Any], Any]
+
+
+def _whole_number(minimum: int, maximum: int) -> Parser:
+    def parse(key: str, raw: Any) -> int:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text):
+            raise ConfigError(key, raw, f"must be a whole number from {minimum} to {maximum}")
+        value = int(text)
+        if not minimum <= value <= maximum:
+            raise ConfigError(key, raw, f"must be a whole number from {minimum} to {maximum}")
+        return value
+
+    return parse
+
+
+def _positive_number(maximum: float) -> Parser:
+    def parse(key: str, raw: Any) -> float:
+        try:
+            value = float(raw) if not isinstance(raw, bool) else float("nan")
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not 0 < value <= maximum:
+            raise ConfigError(key, raw, f"must be a number above 0 and at most {maximum:g}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Parser:
+    def parse(key: str, raw: Any) -> str:
+        if raw not in allowed:
+            raise ConfigError(key, raw, f"must be one of {', '.join(allowed)}")
+        return str(raw)
+
+    return parse
+
+
+def _boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if str(raw).lower() in ("true", "false"):
+        return str(raw).lower() == "true"
+    raise ConfigError(key, raw, "must be true or false")
+
+
+def _matching(pattern: str, description: str, *, optional: bool = False) -> Parser:
+    def parse(key: str, raw: Any) -> str | None:
+        if optional and raw in (None, ""):
+            return None
+        if not isinstance(raw, str) or not re.fullmatch(pattern, raw):
+            raise ConfigError(key, raw, f"must be {description}")
+        return raw
+
+    return parse
+
+
+def _inf2_instance_type(key: str, raw: Any) -> str:
+    sizes = ", ".join(f"ml.inf2.{size}" for size in INF2_NEURON_CORES)
+    if not isinstance(raw, str) or not re.fullmatch(r"ml\.inf2\.[0-9a-z]+", raw):
+        raise ConfigError(key, raw, f"must be an Inferentia2 instance type: {sizes}")
+    if raw.removeprefix("ml.inf2.") not in INF2_NEURON_CORES:
+        raise ConfigError(key, raw, f"is not an Inferentia2 size; known sizes: {sizes}")
+    return raw
+
+
+def _dlc_region(key: str, raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    regions = tgi_neuronx_release().regions
+    if raw not in regions:
+        raise ConfigError(
+            key, raw, f"the TGI Neuron image is not published there; regions: {', '.join(regions)}"
+        )
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    name: str
+    parse: Parser
+    default: Any
+    description: str
+
+
+_OPTIONAL = None
+KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("stage", _choice(*STAGES), "dev", "Environment: `dev` is fully destroyable; `prod` retains data and protects the storage stack."),
+    ConfigKey("account", _matching(r"\d{12}", "a 12-digit AWS account id", optional=True), _OPTIONAL, "Target account. Optional for dev (environment-agnostic), required for prod and the pipeline."),
+    ConfigKey("region", _dlc_region, _OPTIONAL, "Target region; must be one where the TGI Neuron image is published. Required for prod and the pipeline."),
+    ConfigKey("model", _choice(*PROFILES), "bllossom-8b", "Model profile: " + ", ".join(f"`{name}`" for name in PROFILES) + "."),
+    ConfigKey("model_source", _choice(*MODEL_SOURCES), "hub", "`hub` serves the profile's precompiled Hub copy; `compile` compiles on the notebook and serves from S3."),
+    ConfigKey("notebook_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Notebook instance type (Inferentia2 family)."),
+    ConfigKey("notebook_volume_size_gb", _whole_number(64, 16384), 128, "Notebook volume, GB; Docker's data root and the compiled model live here."),
+    ConfigKey("notebook_platform", _matching(r"notebook-al2023-v\d+|notebook-al2-v\d+", "a SageMaker notebook platform identifier such as notebook-al2023-v1"), "notebook-al2023-v1", "Notebook platform (Amazon Linux 2023)."),
+    ConfigKey("notebook_idle_minutes", _whole_number(5, 10080), 60, "The notebook stops itself after this many idle minutes once no compile is running."),
+    ConfigKey("notebook_subnet_id", _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id (subnet-...)", optional=True), _OPTIONAL, "Optional VPC subnet for the notebook; with it, direct internet access is off."),
+    ConfigKey("notebook_security_group_id", _matching(r"sg-[0-9a-f]{8,17}", "a security group id (sg-...)", optional=True), _OPTIONAL, "Security group for the notebook in `notebook_subnet_id` (required with it)."),
+    ConfigKey("compile_timeout_minutes", _whole_number(30, 720), 180, "How long the deploy waits for the notebook's compile job to signal."),
+    ConfigKey("hf_token_secret_name", _matching(r"[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name", optional=True), _OPTIONAL, "Secrets Manager secret holding a Hugging Face token (gated models, publishing); read at run time only."),
+    ConfigKey("publish_repo", _matching(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*", "a Hugging Face repository id (owner/name)", optional=True), _OPTIONAL, "Hugging Face repository the compiled model is pushed to; publishing is off when empty."),
+    ConfigKey("endpoint_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Endpoint instance type (Inferentia2 family)."),
+    ConfigKey("endpoint_instance_count", _whole_number(1, 32), 1, "Endpoint instances at deploy time."),
+    ConfigKey("endpoint_volume_size_gb", _whole_number(1, 512), 64, "Storage volume attached to each endpoint instance, GB."),
+    ConfigKey("startup_timeout_seconds", _whole_number(900, 3600), 1800, "Container start-up health-check timeout; the guide's deploys took 14–17 minutes."),
+    ConfigKey("download_timeout_seconds", _whole_number(60, 3600), 1800, "Model data download timeout."),
+    ConfigKey("latency_alarm_seconds", _whole_number(1, 600), 60, "Alarm when the average model latency exceeds this."),
+    ConfigKey("autoscaling", _boolean, False, "Target-tracking autoscaling on invocations per instance."),
+    ConfigKey("autoscaling_min_instances", _whole_number(1, 32), 1, "Autoscaling floor."),
+    ConfigKey("autoscaling_max_instances", _whole_number(1, 32), 2, "Autoscaling ceiling."),
+    ConfigKey("invocations_per_instance_target", _whole_number(1, 10000), 20, "Autoscaling target: invocations per instance per minute."),
+    ConfigKey("num_cores", _whole_number(1, max(INF2_NEURON_CORES.values())), 2, "Neuron cores the model is sharded on (`HF_NUM_CORES`)."),
+    ConfigKey("batch_size", _whole_number(1, 256), 4, "Compiled batch size (`HF_BATCH_SIZE`, `MAX_BATCH_SIZE`)."),
+    ConfigKey("sequence_length", _whole_number(1, 131072), 4096, "Compiled sequence length (`HF_SEQUENCE_LENGTH`)."),
+    ConfigKey("auto_cast_type", _choice(*AUTO_CAST_TYPES), _OPTIONAL, "Compiled precision (`HF_AUTO_CAST_TYPE`); defaults to the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct)."),
+    ConfigKey("max_input_length", _whole_number(1, 131072), 2048, "`MAX_INPUT_LENGTH`: longest prompt in tokens; below `sequence_length`."),
+    ConfigKey("max_total_tokens", _whole_number(1, 131072), 4096, "`MAX_TOTAL_TOKENS`: prompt plus generated tokens; equal to `sequence_length`."),
+    ConfigKey("image_tag", _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a container image tag"), DEFAULT_IMAGE_TAG, "Tag of `huggingface-pytorch-tgi-inference` (optimum-neuron 0.0.28)."),
+    ConfigKey("smoke_test_on_deploy", _boolean, True, "Run the smoke-test Lambda after the endpoint is in service; a failure fails the deploy."),
+    ConfigKey("smoke_test_max_ms_per_token", _positive_number(10000), 49.0, "Time-per-token budget of the smoke test, ms (the guide measured 49)."),
+    ConfigKey("smoke_test_max_new_tokens", _whole_number(1, 4096), 128, "Tokens generated per smoke-test call."),
+    ConfigKey("pipeline", _boolean, False, "Synthesize the CDK pipeline that deploys dev, then prod after approval."),
+    ConfigKey("connection_arn", _matching(r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}", "a CodeConnections connection ARN", optional=True), _OPTIONAL, "Pipeline source: the CodeStar/CodeConnections connection ARN."),
+    ConfigKey("repository", _matching(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "owner/name", optional=True), _OPTIONAL, "Pipeline source repository, `owner/name`."),
+    ConfigKey("branch", _matching(r"[A-Za-z0-9._/-]{1,255}", "a branch name"), "main", "Pipeline source branch."),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+def _is_cdk_context(name: str) -> bool:
+    """Feature flags, CLI settings and lookup caches share the context with our keys."""
+    return name.startswith("@") or ":" in name or name.startswith("aws-cdk")
+
+
+def load_config(context: Mapping[str, Any]) -> AppConfig:
+    """Parse and cross-check every key; the first problem found raises `ConfigError`."""
+    unknown = sorted(name for name in context if name not in KEYS_BY_NAME and not _is_cdk_context(name))
+    if unknown:
+        raise ConfigError(unknown[0], context[unknown[0]], f"unknown key; known keys: {', '.join(KEYS_BY_NAME)}")
+
+    values = {
+        key.name: key.default if context.get(key.name) is None else key.parse(key.name, context[key.name])
+        for key in KEYS
+    }
+    profile = PROFILES[values["model"]]
+    compilation = NeuronCompilation(
+        batch_size=values["batch_size"],
+        sequence_length=values["sequence_length"],
+        auto_cast_type=values["auto_cast_type"] or profile.auto_cast_type,
+        num_cores=values["num_cores"],
+    )
+    _check_serving_limits(values, profile, compilation)
+    _check_environment(values)
+    return AppConfig(
+        stage=values["stage"],
+        account=values["account"],
+        region=values["region"],
+        profile=profile,
+        model_source=values["model_source"],
+        compilation=compilation,
+        max_input_length=values["max_input_length"],
+        max_total_tokens=values["max_total_tokens"],
+        image_tag=values["image_tag"],
+        hf_token_secret_name=values["hf_token_secret_name"],
+        notebook=NotebookSettings(
+            instance_type=values["notebook_instance_type"],
+            volume_size_gb=values["notebook_volume_size_gb"],
+            platform_identifier=values["notebook_platform"],
+            idle_minutes=values["notebook_idle_minutes"],
+            subnet_id=values["notebook_subnet_id"],
+            security_group_id=values["notebook_security_group_id"],
+            compile_timeout_minutes=values["compile_timeout_minutes"],
+            publish_repo=values["publish_repo"],
+        ),
+        endpoint=EndpointSettings(
+            instance_type=values["endpoint_instance_type"],
+            instance_count=values["endpoint_instance_count"],
+            volume_size_gb=values["endpoint_volume_size_gb"],
+            startup_timeout_seconds=values["startup_timeout_seconds"],
+            download_timeout_seconds=values["download_timeout_seconds"],
+            latency_alarm_seconds=values["latency_alarm_seconds"],
+            autoscaling=values["autoscaling"],
+            autoscaling_min_instances=values["autoscaling_min_instances"],
+            autoscaling_max_instances=values["autoscaling_max_instances"],
+            invocations_per_instance_target=values["invocations_per_instance_target"],
+        ),
+        smoke_test=SmokeTestSettings(
+            on_deploy=values["smoke_test_on_deploy"],
+            max_ms_per_token=values["smoke_test_max_ms_per_token"],
+            max_new_tokens=values["smoke_test_max_new_tokens"],
+        ),
+        pipeline=(
+            PipelineSettings(
+                connection_arn=values["connection_arn"],
+                repository=values["repository"],
+                branch=values["branch"],
+            )
+            if values["pipeline"]
+            else None
+        ),
+    )
+
+
+def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compilation: NeuronCompilation) -> None:
+    """The rules behind the container's "Invalid neuron config and env", and the hardware's."""
+    cores = INF2_NEURON_CORES[values["endpoint_instance_type"].removeprefix("ml.inf2.")]
+    if compilation.num_cores > cores:
+        raise ConfigError("num_cores", compilation.num_cores, f"{values['endpoint_instance_type']} has {cores} Neuron cores")
+    if compilation.num_cores not in NEURON_SHARD_SIZES:
+        raise ConfigError("num_cores", compilation.num_cores, f"Neuron shards on {', '.join(map(str, NEURON_SHARD_SIZES))} cores")
+    if compilation.sequence_length > profile.max_position_embeddings:
+        raise ConfigError("sequence_length", compilation.sequence_length, f"{profile.model_id} handles at most {profile.max_position_embeddings} tokens")
+    if values["max_total_tokens"] != compilation.sequence_length:
+        raise ConfigError("max_total_tokens", values["max_total_tokens"], f"must equal sequence_length ({compilation.sequence_length}): the container refuses any other value")
+    if values["max_input_length"] >= compilation.sequence_length:
+        raise ConfigError("max_input_length", values["max_input_length"], f"must be below sequence_length ({compilation.sequence_length})")
+    if values["model_source"] == "hub":
+        for field in ("batch_size", "sequence_length", "auto_cast_type", "num_cores"):
+            compiled = getattr(profile.precompiled_with, field)
+            if getattr(compilation, field) != compiled:
+                raise ConfigError(
+                    field,
+                    getattr(compilation, field),
+                    f"the precompiled {profile.precompiled_hub_id} was compiled with {field}={compiled}; "
+                    "use model_source=compile for other settings",
+                )
+    if values["autoscaling_min_instances"] > values["autoscaling_max_instances"]:
+        raise ConfigError("autoscaling_min_instances", values["autoscaling_min_instances"], f"must not exceed autoscaling_max_instances ({values['autoscaling_max_instances']})")
+    if values["publish_repo"] and not values["hf_token_secret_name"]:
+        raise ConfigError("publish_repo", values["publish_repo"], "publishing needs hf_token_secret_name (a write token)")
+    if bool(values["notebook_subnet_id"]) != bool(values["notebook_security_group_id"]):
+        raise ConfigError("notebook_security_group_id", values["notebook_security_group_id"], "notebook_subnet_id and notebook_security_group_id go together")
+
+
+def _check_environment(values: dict[str, Any]) -> None:
+    needs_environment = "prod stages" if values["stage"] == "prod" else "the pipeline" if values["pipeline"] else None
+    if needs_environment:
+        for key in ("account", "region"):
+            if values[key] is None:
+                raise ConfigError(key, None, f"required for {needs_environment}: pass -c {key}=...")
+    if values["pipeline"]:
+        for key in ("connection_arn", "repository"):
+            if values[key] is None:
+                raise ConfigError(key, None, f"required with pipeline=true: pass -c {key}=...")
