@@ -9,18 +9,31 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from inf2_llm.config import ConfigError, load_config
+from inf2_llm.lint_metadata import FunctionRoleDependencyLint
 from stacks.llm_system import add_llm_system
+from stacks.pipeline_stack import PipelineStack
+
+
+def build(app: cdk.App) -> None:
+    """Add what the configuration in the app's context asks for, and the cdk-nag gate."""
+    config = load_config(app.node.get_all_context())
+    if config.pipeline:
+        # The pipeline deploys the dev and prod stages; only its own stack is deployed by hand.
+        PipelineStack(app, "Inf2Llm-Pipeline", config=config)
+    else:
+        # Stacks straight under the app, so that `cdk deploy --all` selects them.
+        add_llm_system(app, config=config, name_prefix=f"Inf2Llm-{config.stage}-")
+    cdk.Aspects.of(app).add(FunctionRoleDependencyLint())
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def main() -> None:
     app = cdk.App()
     try:
-        config = load_config(app.node.get_all_context())
+        build(app)
     except ConfigError as error:
         # One line naming the key, the value and what is allowed; nothing is synthesized.
         sys.exit(str(error))
-    add_llm_system(app, config=config, name_prefix=f"Inf2Llm-{config.stage}-")
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Arn, CfnMapping, Stack, Validations
+from aws_cdk import Acknowledgment, CfnMapping, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -60,9 +60,8 @@ def tgi_neuronx_image(scope: Construct, *, tag: str) -> ContainerImage:
     registry = f"{account}.dkr.ecr.{stack.region}.{stack.url_suffix}"
     return ContainerImage(
         registry=registry,
-        repository_arn=Arn.format(
-            {"service": "ecr", "account": account, "resource": "repository", "resource_name": release.repository},
-            stack,
+        repository_arn=stack.format_arn(
+            service="ecr", account=account, resource="repository", resource_name=release.repository
         ),
         uri=f"{registry}/{release.repository}:{tag}",
     )

@@ -126,8 +126,9 @@ class ModelEndpoint(Construct):
                 ),
             ),
         )
-        # SageMaker checks at creation that the role can pull the image and read the data.
-        self.model.node.add_dependency(self.role)
+        # SageMaker checks at creation that the role can pull the image: the role's ARN orders the
+        # role itself, its policy has to be waited for.
+        self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
 
         endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -207,7 +208,6 @@ class ModelEndpoint(Construct):
             min_capacity=settings.autoscaling_min_instances,
             max_capacity=settings.autoscaling_max_instances,
         )
-        target.node.add_dependency(self.endpoint)
         target.scale_to_track_metric(
             "InvocationsPerInstance",
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,

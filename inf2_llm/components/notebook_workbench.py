@@ -146,8 +146,9 @@ class NotebookWorkbench(Construct):
             security_group_ids=[settings.security_group_id] if settings.security_group_id else None,
             direct_internet_access="Disabled" if in_vpc else "Enabled",
         )
-        # Without the policy in place SageMaker cannot read the key or run the hooks' logging.
-        self.notebook.node.add_dependency(self.role)
+        # The hooks start with the instance: the role's ARN orders the role itself, its policy
+        # (image pull, logging) has to be waited for.
+        self.notebook.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         if not in_vpc:
             Validations.of(self.notebook).acknowledge(
                 Acknowledgment(

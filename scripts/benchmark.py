@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Load the TGI endpoint with concurrent generate requests for a fixed time and report speed.
+
+Runs CONCURRENCY workers, each sending the smoke test's generate request (the guide's Korean
+prompt, details=true) back to back, one attempt per request, for DURATION seconds; requests in
+flight at the deadline are awaited (each is bounded by the client's 70 s read timeout). Prints a
+progress line to stderr while it runs, then a JSON summary on stdout: successful requests/s,
+generated tokens/s and the p50/p95 wall time per generated token in ms. Exits 1 when no request
+succeeded. Credentials, region and endpoint URLs come from the standard AWS configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError
+
+# The request and its parsing live beside the Lambda handler; "lambda" is a keyword, so it
+# cannot be a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda" / "smoke_test"))
+from endpoint_checks import (
+    DEFAULT_MAX_NEW_TOKENS,
+    GENERATE,
+    EndpointInvoker,
+    SmokeTestFailure,
+    invoke,
+    parse_body,
+    runtime_client,
+)
+
+COMPILED_BATCH_SIZE = 4  # the guide compiles with --batch_size 4: four requests decode together
+MAX_CONCURRENCY = 64
+MAX_DURATION_S = 3600.0
+MAX_NEW_TOKENS = 4096  # the guide's MAX_TOTAL_TOKENS: no request can generate more
+PROGRESS_INTERVAL_S = 1.0
+# A worker pauses after a failure so a broken endpoint is not hammered in a tight loop.
+PAUSE_AFTER_FAILURE_S = 1.0
+
+
+@dataclass
+class Tally:
+    """Results shared by the worker threads."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ms_per_token: list[float] = field(default_factory=list)
+    generated_tokens: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def record_success(self, elapsed_s: float, generated_tokens: int) -> None:
+        with self.lock:
+            self.ms_per_token.append(elapsed_s * 1000 / generated_tokens)
+            self.generated_tokens += generated_tokens
+
+    def record_failure(self, message: str) -> None:
+        with self.lock:
+            self.failures[message] += 1
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: a value that was actually measured."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _worker(
+    client: EndpointInvoker,
+    endpoint_name: str,
+    payload: dict[str, Any],
+    tally: Tally,
+    stop: threading.Event,
+) -> None:
+    while not stop.is_set():
+        try:
+            # One attempt: retrying throttled requests would hide the overload this measures.
+            body, elapsed_s = invoke(client, endpoint_name, GENERATE, payload, attempts=1)
+            completion = parse_body(GENERATE, body)
+        except SmokeTestFailure as failure:
+            tally.record_failure(str(failure))
+            stop.wait(PAUSE_AFTER_FAILURE_S)
+        else:
+            tally.record_success(elapsed_s, completion.generated_tokens)
+
+
+def _progress_line(tally: Tally, elapsed_s: float, duration_s: float) -> str:
+    with tally.lock:
+        succeeded, failed = len(tally.ms_per_token), sum(tally.failures.values())
+        median = f"{percentile(tally.ms_per_token, 0.5):.2f}" if succeeded else "-"
+    return (
+        f"\r{elapsed_s:5.0f}/{duration_s:.0f} s  {succeeded} ok  {failed} failed  "
+        f"p50 {median} ms/token "
+    )
+
+
+def run_benchmark(
+    client: EndpointInvoker,
+    endpoint_name: str,
+    *,
+    concurrency: int,
+    duration_s: float,
+    max_new_tokens: int,
+    stop_sequences: Sequence[str],
+) -> dict[str, Any]:
+    """Run the workers until the deadline (or Ctrl-C) and summarise what they measured."""
+    payload = GENERATE.build_payload(max_new_tokens, stop_sequences)
+    tally = Tally()
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=_worker, args=(client, endpoint_name, payload, tally, stop))
+        for _ in range(concurrency)
+    ]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    try:
+        while (remaining := started + duration_s - time.monotonic()) > 0:
+            time.sleep(min(PROGRESS_INTERVAL_S, remaining))
+            print(
+                _progress_line(tally, time.monotonic() - started, duration_s),
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        print("\ninterrupted; waiting for requests in flight", file=sys.stderr)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    print(file=sys.stderr)
+    elapsed_s = time.monotonic() - started
+    succeeded = len(tally.ms_per_token)
+    return {
+        "endpoint": endpoint_name,
+        "concurrency": concurrency,
+        "duration_s": round(elapsed_s, 2),
+        "requests_succeeded": succeeded,
+        "requests_failed": sum(tally.failures.values()),
+        "requests_per_s": round(succeeded / elapsed_s, 3),
+        "generated_tokens_per_s": round(tally.generated_tokens / elapsed_s, 2),
+        "ms_per_token_p50": round(percentile(tally.ms_per_token, 0.5), 3) if succeeded else None,
+        "ms_per_token_p95": round(percentile(tally.ms_per_token, 0.95), 3) if succeeded else None,
+        "failures": dict(tally.failures.most_common(5)),
+    }
+
+
+def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type that rejects values outside (low, high]."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not low < value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not in ({low:g}, {high:g}]")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its "invalid value" message
+    return parse
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--endpoint-name", required=True, metavar="NAME", help="the SageMaker endpoint to load"
+    )
+    parser.add_argument("--region", help="AWS region (default: from the AWS configuration)")
+    parser.add_argument(
+        "--concurrency",
+        type=_bounded(int, 0, MAX_CONCURRENCY),
+        default=COMPILED_BATCH_SIZE,
+        metavar="N",
+        help="requests in flight at once (default: %(default)d, the compiled batch size; "
+        f"at most {MAX_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_bounded(float, 0, MAX_DURATION_S),
+        default=60.0,
+        metavar="SECONDS",
+        help=f"how long to send requests (default: %(default)g; at most {MAX_DURATION_S:g})",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=_bounded(int, 0, MAX_NEW_TOKENS),
+        default=DEFAULT_MAX_NEW_TOKENS,
+        metavar="N",
+        help="tokens to generate per request (default: %(default)d)",
+    )
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a stop sequence, repeatable (e.g. --stop '<|im_end|>' for Qwen)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    try:
+        client = runtime_client(arguments.region, max_pool_connections=arguments.concurrency)
+    except BotoCoreError as error:  # e.g. no region configured
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    summary = run_benchmark(
+        client,
+        arguments.endpoint_name,
+        concurrency=arguments.concurrency,
+        duration_s=arguments.duration,
+        max_new_tokens=arguments.max_new_tokens,
+        stop_sequences=arguments.stop,
+    )
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    if not summary["requests_succeeded"]:
+        print("benchmark failed: no request succeeded", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

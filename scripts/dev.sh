@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Sets the project up on a fresh machine (Python 3.11, Node 20) and runs one of its tasks:
+#   scripts/dev.sh synth [cdk synth options]   synthesize the app (no AWS credentials needed)
+#   scripts/dev.sh test [pytest options]       run every test, the gates and the rehearsal included
+#   scripts/dev.sh bench-synth [runs]          full synth against an empty app's, medians
+# Set-up is repeated only when requirements or the npm lock file change.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT="$PWD/.build/jsii-cache"
+# Node 20 works for synthesis; the end-of-life banners would bury the output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=1
+export CDK_DISABLE_CLI_TELEMETRY=true
+
+install_python() {
+  local requirements=$1 stamp=.venv/.installed-$1
+  if [ ! -x .venv/bin/python ]; then
+    "$(command -v python3.11 || command -v python3)" -m venv .venv
+  fi
+  if ! cmp -s <(cat requirements*.txt) "$stamp" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    cat requirements*.txt >"$stamp"
+  fi
+}
+
+install_cdk_cli() {
+  if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json node_modules/.installed-lock
+  fi
+}
+
+install_shellcheck() {
+  command -v shellcheck >/dev/null && return
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+}
+
+task=${1:-}
+shift || true
+case "$task" in
+  synth)
+    install_python requirements.txt
+    install_cdk_cli
+    exec npx --no-install cdk synth --quiet "$@"
+    ;;
+  test)
+    install_python requirements-dev.txt
+    install_cdk_cli
+    install_shellcheck
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  bench-synth)
+    install_python requirements.txt
+    install_cdk_cli
+    exec .venv/bin/python scripts/synth_benchmark.py "$@"
+    ;;
+  *)
+    sed -n '2,6p' "$0" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,58 @@
+"""Fixtures: one moto server for the session, and an AWS environment pointing at it per test."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.smoke.moto_fakes import REGION, SMOKE_TEST_LAMBDA, post_json
+
+# handler.py and the scripts import endpoint_checks as a top-level module, as Lambda does.
+sys.path.insert(0, str(SMOKE_TEST_LAMBDA))
+
+
+@pytest.fixture(scope="session")
+def handler_module() -> ModuleType:
+    """handler.py under a unique module name, so another Lambda's handler.py cannot shadow it."""
+    spec = importlib.util.spec_from_file_location(
+        "smoke_test_lambda_handler", SMOKE_TEST_LAMBDA / "handler.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    # werkzeug logs every request; at benchmark rates that buries a failing test's output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every boto3 client, in process and in subprocesses, at a freshly reset moto."""
+    # A developer's own AWS settings (profile, endpoints, region) must not reach the tests.
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    post_json(f"{moto_url}/moto-api/reset", {})
+    return moto_url

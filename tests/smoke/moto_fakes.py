@@ -1,0 +1,164 @@
+"""Scripting the moto server that stands in for SageMaker Runtime, and running the scripts.
+
+Moto answers InvokeEndpoint with bodies queued through its /moto-api (one queue per account
+and region, consumed in order, each answer then remembered per endpoint and request body).
+It cannot answer with an error, so errors are injected on the client just before sending:
+botocore still parses them exactly as it parses a real SageMaker error response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SMOKE_TEST_LAMBDA = PROJECT_ROOT / "lambda" / "smoke_test"
+REGION = "us-east-1"
+
+
+def post_json(url: str, document: Any) -> None:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(document).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def queue_bodies(moto_url: str, *bodies: str) -> None:
+    """Make moto answer the next InvokeEndpoint calls with these bodies, in order."""
+    post_json(
+        f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
+        {
+            "region": REGION,
+            "results": [{"Body": body, "ContentType": "application/json"} for body in bodies],
+        },
+    )
+
+
+def generate_body(
+    text: str = "딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128
+) -> str:
+    """What TGI on SageMaker answers a generate request with details=true."""
+    return json.dumps(
+        [
+            {
+                "generated_text": text,
+                "details": {"finish_reason": "length", "generated_tokens": tokens, "seed": None},
+            }
+        ],
+        ensure_ascii=False,
+    )
+
+
+def chat_body(
+    content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100
+) -> str:
+    """What TGI on SageMaker answers a messages request with."""
+    return json.dumps(
+        {
+            "object": "chat.completion",
+            "id": "",
+            "created": 1,
+            "model": "tgi",
+            "system_fingerprint": "3.0.0-native",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "length",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 20,
+                "completion_tokens": tokens,
+                "total_tokens": 20 + tokens,
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+class _Body:
+    """The raw stream botocore reads an error response's bytes from."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._content
+
+
+class InvocationTap:
+    """Records a client's InvokeEndpoint requests, and answers scripted ones with AWS errors.
+
+    Calls past the scripted errors go on to moto. Counts every attempt, retries included.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.sent_bodies: list[dict[str, Any]] = []
+        self._errors: list[tuple[int, str, str]] = []
+        client.meta.events.register(
+            "before-send.sagemaker-runtime.InvokeEndpoint", self._before_send
+        )
+
+    @property
+    def calls(self) -> int:
+        return len(self.sent_bodies)
+
+    def script_errors(self, *errors: tuple[int, str, str]) -> None:
+        """Answer the next calls with these (HTTP status, error code, message), in order."""
+        self._errors.extend(errors)
+
+    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        assert isinstance(request.body, bytes)
+        self.sent_bodies.append(json.loads(request.body))
+        if not self._errors:
+            return None
+        status, code, message = self._errors.pop(0)
+        body = json.dumps({"message": message}).encode("utf-8")
+        headers = HTTPHeaders.from_dict(
+            {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
+        )
+        return AWSResponse(request.url, status, headers, _Body(body))
+
+
+THROTTLED = (400, "ThrottlingException", "Rate exceeded")
+UNAVAILABLE = (503, "ServiceUnavailable", "Service is unavailable")
+MODEL_ERROR = (
+    424,
+    "ModelError",
+    'Received client error (422) from primary with message "Input validation error".',
+)
+NOT_FOUND = (400, "ValidationError", "Endpoint missing of account 123456789012 not found.")
+
+
+def run_script(
+    script: str, *arguments: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run a script under scripts/ as a developer would, with the test's AWS environment.
+
+    Output is decoded without newline translation, so a progress line's carriage returns stay.
+    """
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / script), *arguments],
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
+    )

@@ -1,0 +1,67 @@
+"""Synthesizes each configuration the tests need once per session, exactly as `cdk synth` would:
+with cdk.json's context (feature flags) under the test's overrides and the cdk-nag gate on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+
+import app as cdk_app
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+
+HUB = {}
+COMPILE = {"model_source": "compile"}
+COMPILE_QWEN = {
+    "model_source": "compile",
+    "model": "qwen2.5-7b-instruct",
+    "hf_token_secret_name": "inf2-llm/hf-token",
+    "publish_repo": "example/qwen2.5-7b-instruct-neuron",
+    "notebook_subnet_id": "subnet-0123456789abcdef0",
+    "notebook_security_group_id": "sg-0123456789abcdef0",
+    "autoscaling": "true",
+    "smoke_test_on_deploy": "false",
+}
+PROD = {"stage": "prod", "account": "123456789012", "region": "us-west-2"}
+
+
+class Synthesized:
+    def __init__(self, app: cdk.App, assembly: cx_api.CloudAssembly) -> None:
+        self.app = app
+        self.assembly = assembly
+        self._templates: dict[str, Template] = {}
+
+    def template(self, stack_name: str) -> Template:
+        if stack_name not in self._templates:
+            stack = self.assembly.get_stack_by_name(stack_name)
+            self._templates[stack_name] = Template.from_json(stack.template)
+        return self._templates[stack_name]
+
+    def stack_artifact(self, stack_name: str) -> cx_api.CloudFormationStackArtifact:
+        return self.assembly.get_stack_by_name(stack_name)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
+    cache: dict[str, Synthesized] = {}
+
+    def synthesize(overrides: dict[str, str]) -> Synthesized:
+        key = json.dumps(overrides, sort_keys=True)
+        if key not in cache:
+            app = cdk.App(
+                context={**CDK_JSON_CONTEXT, **overrides},
+                outdir=str(tmp_path_factory.mktemp("cdk.out")),
+            )
+            cdk_app.build(app)
+            cache[key] = Synthesized(app, app.synth())
+        return cache[key]
+
+    return synthesize

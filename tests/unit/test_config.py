@@ -1,0 +1,116 @@
+"""The configuration rejects, at synth, every setting the TGI Neuron container or SageMaker would
+refuse after a 15-minute deploy, and names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from inf2_llm.config import DEFAULT_IMAGE_TAG, KEYS, ConfigError, load_config
+from inf2_llm.profiles import PROFILES
+
+COMPILE = {"model_source": "compile"}
+
+
+def test_defaults_are_the_guides_settings() -> None:
+    """With no context at all the app must serve the guide's model with the guide's settings."""
+    config = load_config({})
+    assert config.stage == "dev"
+    assert config.profile.model_id == "MLP-KTLim/llama-3-Korean-Bllossom-8B"
+    assert config.model_source == "hub"
+    assert (config.compilation.batch_size, config.compilation.sequence_length) == (4, 4096)
+    assert (config.compilation.auto_cast_type, config.compilation.num_cores) == ("fp16", 2)
+    assert (config.max_input_length, config.max_total_tokens) == (2048, 4096)
+    assert config.notebook.instance_type == config.endpoint.instance_type == "ml.inf2.xlarge"
+    assert config.notebook.volume_size_gb == 128
+    assert config.image_tag == DEFAULT_IMAGE_TAG
+    assert config.smoke_test.max_ms_per_token == 49.0
+    assert config.pipeline is None
+
+
+def test_cli_strings_are_parsed() -> None:
+    """`-c key=value` always arrives as a string; numbers and booleans must still come out typed."""
+    config = load_config(
+        {"model_source": "compile", "batch_size": "8", "autoscaling": "true", "smoke_test_max_ms_per_token": "55.5"}
+    )
+    assert config.compilation.batch_size == 8
+    assert config.endpoint.autoscaling is True
+    assert config.smoke_test.max_ms_per_token == 55.5
+
+
+def test_qwen_profile_defaults_to_its_own_precision() -> None:
+    """Qwen's precompiled copy is bf16; inheriting bllossom's fp16 would break the hub deploy."""
+    config = load_config({"model": "qwen2.5-7b-instruct"})
+    assert config.profile.model_id == "Qwen/Qwen2.5-7B-Instruct"
+    assert config.compilation.auto_cast_type == "bf16"
+    assert config.profile.stop_sequences == ("<|im_end|>",)
+
+
+def test_every_profile_hub_copy_matches_the_defaults() -> None:
+    """Each profile must deploy from the Hub with no extra settings, or the default path fails."""
+    for name, profile in PROFILES.items():
+        config = load_config({"model": name})
+        assert config.compilation == profile.precompiled_with
+
+
+BAD_INPUTS = [
+    # (context, key named in the error, words of what is allowed)
+    ({"stage": "staging"}, "stage", "dev, prod"),
+    ({"model": "llama-70b"}, "model", "bllossom-8b"),
+    ({"model_source": "s3"}, "model_source", "hub, compile"),
+    ({**COMPILE, "auto_cast_type": "int8"}, "auto_cast_type", "fp16, bf16"),
+    ({"endpoint_instance_type": "ml.g5.xlarge"}, "endpoint_instance_type", "Inferentia2"),
+    ({"notebook_instance_type": "ml.inf2.2xlarge"}, "notebook_instance_type", "known sizes"),
+    ({"batch_size": "four"}, "batch_size", "whole number"),
+    ({"batch_size": "0"}, "batch_size", "whole number from 1"),
+    ({"sequence_length": "-4096"}, "sequence_length", "whole number"),
+    ({"num_cores": "2.5"}, "num_cores", "whole number"),
+    ({"max_input_length": ""}, "max_input_length", "whole number"),
+    ({**COMPILE, "num_cores": "4"}, "num_cores", "has 2 Neuron cores"),
+    ({**COMPILE, "endpoint_instance_type": "ml.inf2.24xlarge", "num_cores": "6"}, "num_cores", "Neuron shards on"),
+    ({**COMPILE, "max_total_tokens": "8192"}, "max_total_tokens", "must equal sequence_length (4096)"),
+    ({**COMPILE, "sequence_length": "2048", "max_input_length": "2048", "max_total_tokens": "2048"}, "max_input_length", "below sequence_length"),
+    ({**COMPILE, "sequence_length": "16384", "max_total_tokens": "16384"}, "sequence_length", "at most 8192"),
+    ({"batch_size": "8"}, "batch_size", "compiled with batch_size=4"),
+    ({"sequence_length": "2048", "max_total_tokens": "2048", "max_input_length": "1024"}, "sequence_length", "compiled with sequence_length=4096"),
+    ({"auto_cast_type": "bf16"}, "auto_cast_type", "compiled with auto_cast_type=fp16"),
+    ({"num_cores": "1"}, "num_cores", "compiled with num_cores=2"),
+    ({"region": "xx-moon-1"}, "region", "not published there"),
+    ({"account": "12345"}, "account", "12-digit"),
+    ({"stage": "prod"}, "account", "required for prod"),
+    ({"stage": "prod", "account": "123456789012"}, "region", "required for prod"),
+    ({"pipeline": "yes"}, "pipeline", "true or false"),
+    ({"pipeline": "true", "account": "123456789012", "region": "us-west-2"}, "connection_arn", "required with pipeline=true"),
+    ({"smoke_test_max_ms_per_token": "fast"}, "smoke_test_max_ms_per_token", "number above 0"),
+    ({"smoke_test_max_ms_per_token": "-1"}, "smoke_test_max_ms_per_token", "number above 0"),
+    ({"startup_timeout_seconds": "300"}, "startup_timeout_seconds", "from 900"),
+    ({"image_tag": "bad tag!"}, "image_tag", "container image tag"),
+    ({"publish_repo": "me/model"}, "publish_repo", "hf_token_secret_name"),
+    ({"notebook_subnet_id": "subnet-0123456789abcdef0"}, "notebook_security_group_id", "go together"),
+    ({"autoscaling_min_instances": "3", "autoscaling_max_instances": "2"}, "autoscaling_min_instances", "must not exceed"),
+    ({"modle": "bllossom-8b"}, "modle", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("context", "key", "allowed"), BAD_INPUTS, ids=[str(case[0]) for case in BAD_INPUTS])
+def test_bad_input_names_key_value_and_what_is_allowed(context: dict[str, str], key: str, allowed: str) -> None:
+    """Each bad input must stop the synth with one line a user can act on, not a deploy that rolls back."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(context)
+    message = str(raised.value)
+    assert raised.value.key == key
+    assert message.startswith(f"invalid configuration: {key}=")
+    assert allowed in message
+    assert "\n" not in message
+    if key in context:
+        assert repr(context[key]) in message or str(context[key]) in message
+
+
+def test_cdk_feature_flags_and_lookups_are_not_mistaken_for_keys() -> None:
+    """The CLI puts its own settings into the same context; they must not trip the unknown-key check."""
+    load_config({"@aws-cdk/core:enablePartitionLiterals": True, "aws:cdk:enable-path-metadata": True})
+
+
+def test_every_key_has_a_default_and_a_description() -> None:
+    """The README's table is generated from these; a key without them would be undocumented."""
+    for key in KEYS:
+        assert key.description.strip(), key.name

@@ -1,0 +1,91 @@
+"""The quality gates every change must pass: cdk-nag, cfn-lint and shellcheck."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, PROD, PROJECT_ROOT
+
+CONFIGURATIONS = {"hub": HUB, "compile": COMPILE, "compile-qwen-vpc": COMPILE_QWEN, "prod": PROD}
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_cdk_nag_passes(synth, name: str) -> None:
+    """Synthesis runs AwsSolutionsChecks as a validation plugin and fails on any finding not
+    acknowledged; reaching the templates means every finding was fixed or acknowledged."""
+    synthesized = synth(CONFIGURATIONS[name])
+    assert synthesized.assembly.stacks
+
+
+def test_cdk_nag_gate_fails_on_a_new_finding(tmp_path: Path) -> None:
+    """The gate must be able to fail: a bucket without access logs or SSL stops the synth."""
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Careless")
+    s3.Bucket(stack, "Unlogged")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="AwsSolutions-S1|AwsSolutions-S10"):
+        app.synth()
+
+
+def test_every_acknowledgment_has_a_reason(synth) -> None:
+    """A suppression without a reason is a finding hidden, not a finding answered."""
+    acknowledgments = {
+        rule: reason
+        for overrides in CONFIGURATIONS.values()
+        for construct in synth(overrides).app.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule, reason in entry.data.items()
+    }
+    assert len(acknowledgments) >= 5
+    for rule, reason in acknowledgments.items():
+        assert "AwsSolutions-" in rule, rule
+        assert len(reason.split()) >= 12, (rule, reason)
+
+
+def test_cfn_lint_is_clean(synth) -> None:
+    """Every synthesized template passes cfn-lint with no error and no warning."""
+    templates = [
+        template
+        for overrides in CONFIGURATIONS.values()
+        for template in Path(synth(overrides).assembly.directory).rglob("*.template.json")
+    ]
+    assert len(templates) >= 3 * len(CONFIGURATIONS)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _shell_scripts() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [
+        PROJECT_ROOT / name
+        for name in listed
+        if name.endswith(".sh") or (PROJECT_ROOT / name).read_bytes()[:64].split(b"\n")[0].endswith((b"bash", b"/sh"))
+    ]
+
+
+def test_shellcheck_is_clean() -> None:
+    """Every shell script of the project passes shellcheck; it runs as root on the notebook."""
+    scripts = _shell_scripts()
+    assert PROJECT_ROOT / ".ci" / "run" in scripts
+    assert PROJECT_ROOT / "scripts" / "dev.sh" in scripts
+    result = subprocess.run(["shellcheck", "--external-sources", *map(str, scripts)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

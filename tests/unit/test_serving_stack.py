@@ -1,0 +1,200 @@
+"""The serving stack: a container environment the TGI Neuron container accepts, a model fed from
+the Hub or from S3, and a smoke test that gates the deploy."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB
+
+SERVING = "Inf2Llm-dev-Serving"
+WORKBENCH = "Inf2Llm-dev-Workbench"
+IMAGE_REPOSITORY_AND_TAG = "/huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
+
+
+def _container(template) -> dict:
+    (model,) = template.find_resources("AWS::SageMaker::Model").values()
+    return model["Properties"]["PrimaryContainer"]
+
+
+def test_hub_model_runs_the_guides_settings(synth) -> None:
+    """These exact values are what the precompiled Hub copy was compiled with; any other value
+    makes the container exit with "Invalid neuron config and env"."""
+    container = _container(synth(HUB).template(SERVING))
+    assert container["Environment"] == {
+        "HF_MODEL_ID": "Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B",
+        "HF_NUM_CORES": "2",
+        "HF_BATCH_SIZE": "4",
+        "HF_SEQUENCE_LENGTH": "4096",
+        "HF_AUTO_CAST_TYPE": "fp16",
+        "MAX_BATCH_SIZE": "4",
+        "MAX_INPUT_LENGTH": "2048",
+        "MAX_TOTAL_TOKENS": "4096",
+        "MESSAGES_API_ENABLED": "true",
+    }
+    assert "ModelDataSource" not in container
+    assert container["Image"]["Fn::Join"][1][-1].endswith(IMAGE_REPOSITORY_AND_TAG)
+
+
+def test_hub_model_may_reach_the_hub(synth) -> None:
+    """The precompiled copy is downloaded at start, so network isolation must be off."""
+    synth(HUB).template(SERVING).has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": False})
+
+
+def test_compiled_model_is_served_from_s3_uncompressed_in_isolation(synth) -> None:
+    """The artifact carries its weights, so the container needs no network; the prefix is copied
+    as is (no tar.gz), into /opt/ml/model where TGI loads it from."""
+    for overrides, profile, cast in ((COMPILE, "bllossom-8b", "fp16"), (COMPILE_QWEN, "qwen2.5-7b-instruct", "bf16")):
+        template = synth(overrides).template(SERVING)
+        template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
+        container = _container(template)
+        source = container["ModelDataSource"]["S3DataSource"]
+        assert source["S3DataType"] == "S3Prefix"
+        assert source["CompressionType"] == "None"
+        assert source["S3Uri"]["Fn::Join"][1][-1] == f"/models/{profile}/"
+        assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
+        assert container["Environment"]["HF_AUTO_CAST_TYPE"] == cast
+
+
+def test_compiled_model_waits_for_the_compile(synth) -> None:
+    """A single `cdk deploy --all` must create the endpoint only after the notebook signalled."""
+    synthesized = synth(COMPILE)
+    dependencies = [artifact.id for artifact in synthesized.stack_artifact(SERVING).dependencies]
+    assert WORKBENCH in dependencies
+    hub_dependencies = [artifact.id for artifact in synth(HUB).stack_artifact(SERVING).dependencies]
+    assert WORKBENCH not in hub_dependencies
+
+
+def test_endpoint_config_gives_the_container_time_to_start(synth) -> None:
+    """The guide's deploys took 14-17 minutes; a shorter health-check timeout fails a good deploy."""
+    synth(HUB).template(SERVING).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "KmsKeyId": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")},
+            "ProductionVariants": [
+                Match.object_like(
+                    {
+                        "InstanceType": "ml.inf2.xlarge",
+                        "InitialInstanceCount": 1,
+                        "ContainerStartupHealthCheckTimeoutInSeconds": 1800,
+                        "ModelDataDownloadTimeoutInSeconds": 1800,
+                        "VolumeSizeInGB": 64,
+                        "VariantName": "AllTraffic",
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_no_physical_names(synth) -> None:
+    """A changed configuration must replace model, config and endpoint without a name clash."""
+    template = synth(HUB).template(SERVING)
+    for resource_type, name in (
+        ("AWS::SageMaker::Model", "ModelName"),
+        ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"),
+        ("AWS::SageMaker::Endpoint", "EndpointName"),
+    ):
+        for resource in template.find_resources(resource_type).values():
+            assert name not in resource["Properties"]
+
+
+def test_execution_role_is_least_privilege(synth) -> None:
+    """The endpoint role pulls one image, reads models/ (compile only) and writes endpoint logs."""
+    hub = synth(HUB).template(SERVING)
+    roles = hub.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}}})
+    (hub_role,) = roles.values()
+    assert "ManagedPolicyArns" not in hub_role["Properties"], "the hub model reads nothing from the bucket"
+    compiled = synth(COMPILE).template(SERVING)
+    (compile_role,) = compiled.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}}}).values()
+    (reader,) = compile_role["Properties"]["ManagedPolicyArns"]
+    assert "ArtifactsModelsReader" in reader["Fn::ImportValue"]
+    document = json.dumps(compiled.find_resources("AWS::IAM::Policy"))
+    assert "/aws/sagemaker/Endpoints/*" in document
+    assert "s3:PutObject" not in document
+
+
+def test_alarms_watch_errors_and_latency(synth) -> None:
+    """Someone must learn that the endpoint fails or slows down before its users do."""
+    template = synth(HUB).template(SERVING)
+    for metric in ("Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {"MetricName": metric, "Namespace": "AWS/SageMaker", "Dimensions": Match.array_with([Match.object_like({"Name": "EndpointName"})])},
+        )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "Threshold": 60_000_000})
+
+
+def test_autoscaling_only_when_asked(synth) -> None:
+    """inf2 instances are billed by the hour: scaling is opt-in, bounded by configuration."""
+    synth(HUB).template(SERVING).resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    template = synth(COMPILE_QWEN).template(SERVING)
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": 1, "MaxCapacity": 2, "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 20, "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})},
+    )
+
+
+def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
+    """The handler reads the endpoint, the budget and the stop sequence from its environment."""
+    template = synth(COMPILE_QWEN).template(SERVING)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Handler": "handler.handler",
+            "Environment": {
+                "Variables": {
+                    "ENDPOINT_NAME": {"Fn::GetAtt": [Match.string_like_regexp("^ModelEndpoint"), "EndpointName"]},
+                    "MAX_MS_PER_TOKEN": "49",
+                    "MAX_NEW_TOKENS": "128",
+                    "STOP_SEQUENCES": '["<|im_end|>"]',
+                }
+            },
+        },
+    )
+
+
+def test_smoke_test_can_only_invoke_this_endpoint(synth) -> None:
+    """A smoke test that could do more than call one endpoint would be a privilege for an attacker."""
+    template = synth(HUB).template(SERVING)
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^SmokeTestRole")}]}})
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    invoke = [s for s in statements if "sagemaker" in str(s["Action"])]
+    assert len(invoke) == 1
+    assert invoke[0]["Action"] == "sagemaker:InvokeEndpoint"
+    assert invoke[0]["Resource"]["Ref"].startswith("ModelEndpoint")
+    assert {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in statements} <= {
+        "sagemaker:InvokeEndpoint",
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+    }
+
+
+def test_smoke_test_gates_the_deploy_unless_turned_off(synth) -> None:
+    """By default a failing smoke test fails the deploy; `smoke_test_on_deploy=false` removes the trigger."""
+    gated = synth(HUB).template(SERVING)
+    triggers = gated.find_resources("Custom::Trigger")
+    (trigger,) = triggers.values()
+    assert any(dependency.startswith("ModelEndpoint") for dependency in trigger["DependsOn"])
+    assert trigger["Properties"]["InvocationType"] == "RequestResponse"
+    synth(COMPILE_QWEN).template(SERVING).resource_count_is("Custom::Trigger", 0)
+
+
+def test_log_groups_have_retention(synth) -> None:
+    """Logs that never expire are a cost that grows forever."""
+    template = synth(HUB).template(SERVING)
+    for log_group in template.find_resources("AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] == 7
+
+
+def test_outputs_the_endpoint_name(synth) -> None:
+    """The workstation smoke test and the pipeline's post-deploy step find the endpoint by this output."""
+    synth(HUB).template(SERVING).has_output(
+        "EndpointName", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("^ModelEndpoint"), "EndpointName"]}}
+    )

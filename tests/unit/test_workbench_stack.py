@@ -1,0 +1,154 @@
+"""The notebook workbench: the guide's hand set-up, least privilege, and the compile hand-off."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB
+
+WORKBENCH = "Inf2Llm-dev-Workbench"
+
+
+def _policy_statements(template, role_prefix: str) -> list[dict]:
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        roles = policy["Properties"]["Roles"]
+        if any(role["Ref"].startswith(role_prefix) for role in roles):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_notebook_is_the_guides_instance_hardened(synth) -> None:
+    """ml.inf2.xlarge with 128 GB (the guide), encrypted with the project key, IMDSv2 only, AL2023."""
+    synth(HUB).template(WORKBENCH).has_resource_properties(
+        "AWS::SageMaker::NotebookInstance",
+        {
+            "InstanceType": "ml.inf2.xlarge",
+            "VolumeSizeInGB": 128,
+            "KmsKeyId": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")},
+            "PlatformIdentifier": "notebook-al2023-v1",
+            "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
+            "RootAccess": "Enabled",
+            "DirectInternetAccess": "Enabled",
+            "LifecycleConfigName": {"Fn::GetAtt": [Match.any_value(), "NotebookInstanceLifecycleConfigName"]},
+        },
+    )
+
+
+def test_no_physical_names(synth) -> None:
+    """Generated names let CloudFormation replace a notebook or lifecycle config without a clash."""
+    template = synth(COMPILE).template(WORKBENCH)
+    for notebook in template.find_resources("AWS::SageMaker::NotebookInstance").values():
+        assert "NotebookInstanceName" not in notebook["Properties"]
+    for lifecycle in template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values():
+        assert "NotebookInstanceLifecycleConfigName" not in lifecycle["Properties"]
+
+
+def test_vpc_settings_turn_direct_internet_access_off(synth) -> None:
+    """In a VPC the notebook must reach the internet only through the network the user chose."""
+    synth(COMPILE_QWEN).template(WORKBENCH).has_resource_properties(
+        "AWS::SageMaker::NotebookInstance",
+        {
+            "SubnetId": "subnet-0123456789abcdef0",
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            "DirectInternetAccess": "Disabled",
+        },
+    )
+
+
+def test_role_pulls_one_repository_only(synth) -> None:
+    """The notebook pulls the TGI Neuron image and nothing else from the DLC registry."""
+    statements = _policy_statements(synth(HUB).template(WORKBENCH), "NotebookRole")
+    pulls = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
+    assert len(pulls) == 1
+    repository = pulls[0]["Resource"]["Fn::Join"][1]
+    assert repository[-1].endswith(":repository/huggingface-pytorch-tgi-inference")
+    (token,) = [s for s in statements if s["Action"] == "ecr:GetAuthorizationToken"]
+    assert token["Resource"] == "*"
+
+
+def test_role_has_no_broad_managed_policies(synth) -> None:
+    """The guide's AmazonSageMakerFullAccess and AmazonS3FullAccess are what this project replaces."""
+    template = synth(COMPILE_QWEN).template(WORKBENCH)
+    (role,) = template.find_resources("AWS::IAM::Role").values()
+    managed = role["Properties"]["ManagedPolicyArns"]
+    assert len(managed) == 1 and "ArtifactsModelsWriter" in managed[0]["Fn::ImportValue"]
+    assert "FullAccess" not in str(template.to_json())
+
+
+def test_role_stops_and_describes_only_itself(synth) -> None:
+    """Auto-stop needs to stop this notebook, not any notebook in the account."""
+    template = synth(HUB).template(WORKBENCH)
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
+                        "Effect": "Allow",
+                        "Resource": {"Ref": Match.string_like_regexp("^NotebookInstance")},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_hf_token_secret_is_read_at_run_time_only(synth) -> None:
+    """The token must be fetched by the job from Secrets Manager: only the secret's ARN may appear."""
+    template = synth(COMPILE_QWEN).template(WORKBENCH)
+    statements = _policy_statements(template, "NotebookRole")
+    (read,) = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert "inf2-llm/hf-token" in str(read["Resource"])
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert "hf-token" not in str(function["Properties"].get("Environment"))
+
+
+def test_hub_source_has_no_compile_job(synth) -> None:
+    """Serving the precompiled Hub copy must not wait hours for a compile nobody asked for."""
+    template = synth(HUB).template(WORKBENCH)
+    template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 0)
+    on_start = _on_start_script(template)
+    assert "optimum-cli" not in on_start
+
+
+def test_compile_source_waits_for_the_notebooks_signal(synth) -> None:
+    """The endpoint may only start once the compiled model is in S3, so the deploy waits for the job
+    (3 hours by default) and the wait starts only once the notebook exists."""
+    template = synth(COMPILE).template(WORKBENCH)
+    template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 1)
+    conditions = template.find_resources("AWS::CloudFormation::WaitCondition")
+    (condition,) = conditions.values()
+    assert condition["Properties"]["Timeout"] == "10800"
+    assert condition["Properties"]["Count"] == 1
+    assert any(dep.startswith("NotebookInstance") for dep in condition["DependsOn"])
+
+
+def test_on_start_is_rendered_with_the_compile_settings(synth) -> None:
+    """The hook carries the validated settings and the wait-condition URL, not a copy of them."""
+    on_start = _on_start_script(synth(COMPILE_QWEN).template(WORKBENCH))
+    assert "Qwen/Qwen2.5-7B-Instruct" in on_start
+    assert "bf16" in on_start
+    assert "models/qwen2.5-7b-instruct/" in on_start
+    assert '{"Ref": "NotebookCompileSignal' in on_start
+
+
+def _on_start_script(template) -> str:
+    """The on-start hook as text, with CloudFormation references left as JSON."""
+    (lifecycle,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
+    content = lifecycle["Properties"]["OnStart"][0]["Content"]["Fn::Base64"]
+    if isinstance(content, str):
+        return content
+    return "".join(part if isinstance(part, str) else json.dumps(part) for part in content["Fn::Join"][1])
+
+
+def test_lifecycle_content_is_plain_base64_of_the_script(synth) -> None:
+    """SageMaker expects base64; a literal script would be rejected at create time."""
+    template = synth(HUB).template(WORKBENCH)
+    (lifecycle,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
+    assert "Fn::Base64" in lifecycle["Properties"]["OnStart"][0]["Content"]
+    assert "Fn::Base64" in lifecycle["Properties"]["OnCreate"][0]["Content"]
