@@ -17,13 +17,15 @@ from stacks.pipeline_stack import PipelineStack
 def build(app: cdk.App) -> None:
     """Add what the configuration in the app's context asks for, and the cdk-nag gate."""
     config = load_config(app.node.get_all_context())
+    # Before the stacks: a pipeline synthesizes its stages while it is built, and each stage
+    # takes over the app's aspects when it is created (aspects stop at a Stage boundary).
+    cdk.Aspects.of(app).add(FunctionRoleDependencyLint())
     if config.pipeline:
         # The pipeline deploys the dev and prod stages; only its own stack is deployed by hand.
         PipelineStack(app, "Inf2Llm-Pipeline", config=config)
     else:
         # Stacks straight under the app, so that `cdk deploy --all` selects them.
         add_llm_system(app, config=config, name_prefix=f"Inf2Llm-{config.stage}-")
-    cdk.Aspects.of(app).add(FunctionRoleDependencyLint())
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 

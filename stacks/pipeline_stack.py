@@ -1,0 +1,341 @@
+"""The CDK pipeline: test and synthesize, deploy dev, smoke-test it, approve, deploy prod, smoke-test it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
+from constructs import Construct
+
+from inf2_llm.components.nag import acknowledge_wildcard_resource
+from inf2_llm.config import KEYS, AppConfig
+from stacks.llm_stage import LlmStage
+
+# (construct id of the stage, configuration stage), in deployment order.
+STAGES = (("Dev", "dev"), ("Prod", "prod"))
+# STANDARD_7_0 (Ubuntu 22.04) has both runtimes scripts/dev.sh needs; the project's tests and
+# the pipeline's own synthesis run as root there, so dev.sh's apt-get shellcheck install works.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
+SMOKE_TEST_TIMEOUT = Duration.minutes(20)
+# The CDK CLI the project pins: self-mutation deploys with the same CLI a developer uses.
+PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
+
+# How each configuration key reads back from an AppConfig: what `-c key=value` reproduces it.
+CONTEXT_VALUES: dict[str, Callable[[AppConfig], Any]] = {
+    "stage": lambda c: c.stage,
+    "account": lambda c: c.account,
+    "region": lambda c: c.region,
+    "model": lambda c: c.profile.name,
+    "model_source": lambda c: c.model_source,
+    "notebook_instance_type": lambda c: c.notebook.instance_type,
+    "notebook_volume_size_gb": lambda c: c.notebook.volume_size_gb,
+    "notebook_platform": lambda c: c.notebook.platform_identifier,
+    "notebook_idle_minutes": lambda c: c.notebook.idle_minutes,
+    "notebook_subnet_id": lambda c: c.notebook.subnet_id,
+    "notebook_security_group_id": lambda c: c.notebook.security_group_id,
+    "compile_timeout_minutes": lambda c: c.notebook.compile_timeout_minutes,
+    "hf_token_secret_name": lambda c: c.hf_token_secret_name,
+    "publish_repo": lambda c: c.notebook.publish_repo,
+    "endpoint_instance_type": lambda c: c.endpoint.instance_type,
+    "endpoint_instance_count": lambda c: c.endpoint.instance_count,
+    "endpoint_volume_size_gb": lambda c: c.endpoint.volume_size_gb,
+    "startup_timeout_seconds": lambda c: c.endpoint.startup_timeout_seconds,
+    "download_timeout_seconds": lambda c: c.endpoint.download_timeout_seconds,
+    "latency_alarm_seconds": lambda c: c.endpoint.latency_alarm_seconds,
+    "autoscaling": lambda c: c.endpoint.autoscaling,
+    "autoscaling_min_instances": lambda c: c.endpoint.autoscaling_min_instances,
+    "autoscaling_max_instances": lambda c: c.endpoint.autoscaling_max_instances,
+    "invocations_per_instance_target": lambda c: c.endpoint.invocations_per_instance_target,
+    "num_cores": lambda c: c.compilation.num_cores,
+    "batch_size": lambda c: c.compilation.batch_size,
+    "sequence_length": lambda c: c.compilation.sequence_length,
+    # Unset means "the profile's precision"; only a different precision was asked for explicitly.
+    "auto_cast_type": lambda c: None if c.compilation.auto_cast_type == c.profile.auto_cast_type else c.compilation.auto_cast_type,
+    "max_input_length": lambda c: c.max_input_length,
+    "max_total_tokens": lambda c: c.max_total_tokens,
+    "image_tag": lambda c: c.image_tag,
+    "smoke_test_on_deploy": lambda c: c.smoke_test.on_deploy,
+    "smoke_test_max_ms_per_token": lambda c: c.smoke_test.max_ms_per_token,
+    "smoke_test_max_new_tokens": lambda c: c.smoke_test.max_new_tokens,
+    "pipeline": lambda c: c.pipeline is not None,
+    "connection_arn": lambda c: c.pipeline.connection_arn if c.pipeline else None,
+    "repository": lambda c: c.pipeline.repository if c.pipeline else None,
+    "branch": lambda c: c.pipeline.branch if c.pipeline else "main",
+}
+
+
+def synth_context(config: AppConfig) -> dict[str, str]:
+    """The `-c` overrides that make `load_config` return `config` again: every key whose value
+    differs from its default, so the pipeline synthesizes itself as it was synthesized."""
+    context: dict[str, str] = {}
+    for key in KEYS:
+        value = CONTEXT_VALUES[key.name](config)
+        if value != key.default:
+            context[key.name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return context
+
+
+def pinned_cdk_cli_version() -> str:
+    return str(json.loads(PACKAGE_JSON.read_text())["devDependencies"]["aws-cdk"])
+
+
+def synth_command(config: AppConfig) -> str:
+    arguments = " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in synth_context(config).items())
+    return f"scripts/dev.sh synth {arguments}"
+
+
+class PipelineArtifactStore(Construct):
+    """The pipeline's artifact bucket: SSE-KMS with a rotated key, TLS only, access-logged.
+
+    Artifacts only matter to the execution that wrote them, so they expire; the bucket and
+    key keep CloudFormation's default (retained) so that a pipeline teardown loses no audit trail.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, expiration_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the inf2-llm pipeline's artifacts",
+            enable_key_rotation=True,
+        )
+        # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+        )
+        Validations.of(access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket is the access-log destination; logging it into itself would loop "
+                "and logging it elsewhere only moves the question.",
+            )
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="pipeline-artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+
+
+class PipelineStack(Stack):
+    """A self-mutating CDK pipeline from one branch of a repository to the dev and prod stages."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
+        if config.pipeline is None:
+            raise ValueError("PipelineStack needs a configuration with pipeline=true")
+        super().__init__(
+            scope,
+            construct_id,
+            description="inf2-llm: CDK pipeline deploying dev, then prod after approval",
+            env=Environment(account=config.account, region=config.region),
+            **kwargs,
+        )
+        settings = config.pipeline
+        artifacts = PipelineArtifactStore(self, "Artifacts", expiration_days=30)
+        self.source = pipelines.CodePipelineSource.connection(
+            settings.repository, settings.branch, connection_arn=settings.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=artifacts.bucket,
+            publish_assets_in_parallel=False,
+            cli_version=pinned_cdk_cli_version(),
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+            ),
+            # The test suite synthesizes several apps; a small instance (3 GB) is tight for it.
+            synth_code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM)
+            ),
+            # The developer's test command gates every change; then the app is synthesized with
+            # the context this pipeline was synthesized with.
+            synth=pipelines.CodeBuildStep(
+                "Synth",
+                input=self.source,
+                commands=["scripts/dev.sh test", synth_command(config)],
+                primary_output_directory="cdk.out",
+            ),
+        )
+        self.stages: list[LlmStage] = []
+        smoke_tests: list[pipelines.CodeBuildStep] = []
+        for stage_id, stage_name in STAGES:
+            stage = LlmStage(self, stage_id, config=replace(config, stage=stage_name))
+            pre: list[pipelines.Step] = []
+            if stage.config.is_production:
+                pre.append(
+                    pipelines.ManualApprovalStep(
+                        "PromoteToProd", comment="dev is deployed and its smoke test passed: deploy prod?"
+                    )
+                )
+            smoke_tests.append(self._smoke_test(stage))
+            self.pipeline.add_stage(stage, pre=pre, post=[smoke_tests[-1]])
+            self.stages.append(stage)
+        # Built now, not at synthesis, so that the roles exist for the acknowledgments below.
+        self.pipeline.build_pipeline()
+        self._acknowledge_pipeline_grants(smoke_tests)
+        # CDK makes the pipeline depend on its role and the role's policy; the role is also read
+        # with GetAtt, which cfn-lint reports as a redundant DependsOn (W3005). The policy part of
+        # that DependsOn is needed, so the redundancy is accepted for this one resource and rule.
+        cfn_pipeline = self.pipeline.pipeline.node.default_child
+        assert isinstance(cfn_pipeline, codepipeline.CfnPipeline)
+        cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+    def _smoke_test(self, stage: LlmStage) -> pipelines.CodeBuildStep:
+        """Runs scripts/smoke_test.py against the stage's endpoint; its role may only invoke endpoints."""
+        config = stage.config
+        arguments = [
+            "--endpoint-name",
+            '"$ENDPOINT_NAME"',
+            "--region",
+            shlex.quote(str(config.region)),
+            "--max-ms-per-token",
+            f"{config.smoke_test.max_ms_per_token:g}",
+            "--max-new-tokens",
+            str(config.smoke_test.max_new_tokens),
+        ]
+        for stop in config.profile.stop_sequences:
+            arguments += ["--stop", shlex.quote(stop)]
+        return pipelines.CodeBuildStep(
+            "SmokeTest",
+            input=self.source,
+            # The script needs boto3 only, at the version requirements.txt pins.
+            install_commands=["python -m pip install --quiet \"$(grep -E '^boto3==' requirements.txt)\""],
+            commands=["python scripts/smoke_test.py " + " ".join(arguments)],
+            env_from_cfn_outputs={"ENDPOINT_NAME": stage.endpoint_name_output},
+            role_policy_statements=[
+                iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[self._endpoints_arn(config)])
+            ],
+            timeout=SMOKE_TEST_TIMEOUT,
+        )
+
+    def _endpoints_arn(self, config: AppConfig) -> str:
+        return self.format_arn(
+            service="sagemaker", resource="endpoint", resource_name="*", account=config.account, region=config.region
+        )
+
+    def _acknowledge_pipeline_grants(self, smoke_tests: list[pipelines.CodeBuildStep]) -> None:
+        """The wildcards CDK Pipelines writes into its roles, each acknowledged where it occurs."""
+        for finding in ARTIFACT_GRANT_FINDINGS:
+            Validations.of(self.pipeline).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[{finding}]",
+                    reason="CDK Pipelines grants its roles CDK's standard read or read/write action sets on "
+                    "the pipeline's own artifact bucket and key, and nothing else; artifact object keys "
+                    "are generated per execution.",
+                )
+            )
+        acknowledge_wildcard_resource(
+            self.pipeline,
+            self.pipeline.pipeline.artifact_bucket.arn_for_objects("*"),
+            reason="Pipeline artifacts are objects with per-execution generated keys in the pipeline's "
+            "own artifact bucket; the wildcard covers that bucket only.",
+        )
+        projects = [self.pipeline.synth_project, self.pipeline.self_mutation_project]
+        projects += [step.project for step in smoke_tests]
+        for project in projects:
+            self._acknowledge_project_logs(project)
+        for step, stage in zip(smoke_tests, self.stages, strict=True):
+            acknowledge_wildcard_resource(
+                step.project,
+                self._endpoints_arn(stage.config),
+                reason="The endpoint's name is generated by CloudFormation when the stage deploys, after "
+                "this role is created, and reaches the step only at run time; the grant is the one action "
+                "sagemaker:InvokeEndpoint, on endpoints of the stage's own account and region.",
+            )
+
+        mutation = self.pipeline.self_mutation_project
+        acknowledge_wildcard_resource(
+            mutation,
+            f"arn:*:iam::{self.account}:role/*",
+            reason="Self-mutation runs `cdk deploy` of the pipeline stack, which assumes the CDK bootstrap "
+            "roles; the statement is conditioned on the aws-cdk:bootstrap-role tag, so only those roles match.",
+        )
+        acknowledge_wildcard_resource(
+            mutation,
+            "*",
+            reason="The CDK CLI reads the bootstrap stack (cloudformation:DescribeStacks) and lists the "
+            "bootstrap asset bucket (s3:ListBucket) before deploying; both are read-only.",
+        )
+        file_role = self.pipeline.node.find_child("Assets").node.find_child("FileRole")
+        for resource, reason in (
+            (
+                "*",
+                "CodePipeline's asset-publishing action starts and polls the asset-publishing CodeBuild "
+                "builds through this role (codebuild:StartBuild, BatchGetBuilds, StopBuild); its only other "
+                "power is assuming the bootstrap file-publishing role.",
+            ),
+            (
+                f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:/aws/codebuild/*",
+                "One role serves every asset-publishing project CDK Pipelines adds as assets appear, so it "
+                "writes CodeBuild log groups of this account and region rather than of named projects.",
+            ),
+            (
+                f"arn:{self.partition}:codebuild:{self.region}:{self.account}:report-group/*",
+                "One role serves every asset-publishing project CDK Pipelines adds as assets appear, so it "
+                "may create CodeBuild report groups of this account and region rather than of named projects.",
+            ),
+        ):
+            acknowledge_wildcard_resource(file_role, resource, reason=reason)
+
+    def _acknowledge_project_logs(self, project: codebuild.IProject) -> None:
+        """Findings on a project's role: the role is a child of the project."""
+        name = project.project_name
+        acknowledge_wildcard_resource(
+            project,
+            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:/aws/codebuild/{name}:*",
+            reason="A CodeBuild project writes log streams named per build into its own log group.",
+        )
+        acknowledge_wildcard_resource(
+            project,
+            f"arn:{self.partition}:codebuild:{self.region}:{self.account}:report-group/{name}-*",
+            reason="A CodeBuild project's test reports go to report groups prefixed with its own name.",
+        )
+
+
+# IAM5 findings of CDK's grants on the artifact bucket and key (grantRead / grantReadWrite).
+ARTIFACT_GRANT_FINDINGS = (
+    "Action::s3:Abort*",
+    "Action::s3:DeleteObject*",
+    "Action::s3:GetBucket*",
+    "Action::s3:GetObject*",
+    "Action::s3:List*",
+    "Action::kms:GenerateDataKey*",
+    "Action::kms:ReEncrypt*",
+)
