@@ -89,6 +89,8 @@ class AppConfig:
     endpoint: EndpointSettings
     smoke_test: SmokeTestSettings
     pipeline: PipelineSettings | None
+    # The keys that were set, as `-c key=value` passes them: what a pipeline synthesizes itself with.
+    overrides: tuple[tuple[str, str], ...]
 
     @property
     def is_production(self) -> bool:
@@ -297,6 +299,9 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
             max_ms_per_token=values["smoke_test_max_ms_per_token"],
             max_new_tokens=values["smoke_test_max_new_tokens"],
         ),
+        overrides=tuple(
+            (key.name, _as_cli_value(context[key.name])) for key in KEYS if context.get(key.name) is not None
+        ),
         pipeline=(
             PipelineSettings(
                 connection_arn=values["connection_arn"],
@@ -307,6 +312,10 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
             else None
         ),
     )
+
+
+def _as_cli_value(raw: Any) -> str:
+    return str(raw).lower() if isinstance(raw, bool) else str(raw)
 
 
 def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compilation: NeuronCompilation) -> None:
@@ -350,3 +359,12 @@ def _check_environment(values: dict[str, Any]) -> None:
         for key in ("connection_arn", "repository"):
             if values[key] is None:
                 raise ConfigError(key, None, f"required with pipeline=true: pass -c {key}=...")
+
+
+def markdown_table() -> str:
+    """The README's table of keys, generated from `KEYS` so that it cannot drift from the code."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for key in KEYS:
+        default = "—" if key.default is None else f"`{str(key.default).lower() if isinstance(key.default, bool) else key.default}`"
+        rows.append(f"| `{key.name}` | {default} | {key.description} |")
+    return "\n".join(rows)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import pipelines
 from constructs import Construct
 
 from inf2_llm.components.nag import acknowledge_wildcard_resource
-from inf2_llm.config import KEYS, AppConfig
+from inf2_llm.config import AppConfig
 from stacks.llm_stage import LlmStage
 
 # (construct id of the stage, configuration stage), in deployment order.
@@ -32,67 +30,13 @@ SMOKE_TEST_TIMEOUT = Duration.minutes(20)
 # The CDK CLI the project pins: self-mutation deploys with the same CLI a developer uses.
 PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
 
-# How each configuration key reads back from an AppConfig: what `-c key=value` reproduces it.
-CONTEXT_VALUES: dict[str, Callable[[AppConfig], Any]] = {
-    "stage": lambda c: c.stage,
-    "account": lambda c: c.account,
-    "region": lambda c: c.region,
-    "model": lambda c: c.profile.name,
-    "model_source": lambda c: c.model_source,
-    "notebook_instance_type": lambda c: c.notebook.instance_type,
-    "notebook_volume_size_gb": lambda c: c.notebook.volume_size_gb,
-    "notebook_platform": lambda c: c.notebook.platform_identifier,
-    "notebook_idle_minutes": lambda c: c.notebook.idle_minutes,
-    "notebook_subnet_id": lambda c: c.notebook.subnet_id,
-    "notebook_security_group_id": lambda c: c.notebook.security_group_id,
-    "compile_timeout_minutes": lambda c: c.notebook.compile_timeout_minutes,
-    "hf_token_secret_name": lambda c: c.hf_token_secret_name,
-    "publish_repo": lambda c: c.notebook.publish_repo,
-    "endpoint_instance_type": lambda c: c.endpoint.instance_type,
-    "endpoint_instance_count": lambda c: c.endpoint.instance_count,
-    "endpoint_volume_size_gb": lambda c: c.endpoint.volume_size_gb,
-    "startup_timeout_seconds": lambda c: c.endpoint.startup_timeout_seconds,
-    "download_timeout_seconds": lambda c: c.endpoint.download_timeout_seconds,
-    "latency_alarm_seconds": lambda c: c.endpoint.latency_alarm_seconds,
-    "autoscaling": lambda c: c.endpoint.autoscaling,
-    "autoscaling_min_instances": lambda c: c.endpoint.autoscaling_min_instances,
-    "autoscaling_max_instances": lambda c: c.endpoint.autoscaling_max_instances,
-    "invocations_per_instance_target": lambda c: c.endpoint.invocations_per_instance_target,
-    "num_cores": lambda c: c.compilation.num_cores,
-    "batch_size": lambda c: c.compilation.batch_size,
-    "sequence_length": lambda c: c.compilation.sequence_length,
-    # Unset means "the profile's precision"; only a different precision was asked for explicitly.
-    "auto_cast_type": lambda c: None if c.compilation.auto_cast_type == c.profile.auto_cast_type else c.compilation.auto_cast_type,
-    "max_input_length": lambda c: c.max_input_length,
-    "max_total_tokens": lambda c: c.max_total_tokens,
-    "image_tag": lambda c: c.image_tag,
-    "smoke_test_on_deploy": lambda c: c.smoke_test.on_deploy,
-    "smoke_test_max_ms_per_token": lambda c: c.smoke_test.max_ms_per_token,
-    "smoke_test_max_new_tokens": lambda c: c.smoke_test.max_new_tokens,
-    "pipeline": lambda c: c.pipeline is not None,
-    "connection_arn": lambda c: c.pipeline.connection_arn if c.pipeline else None,
-    "repository": lambda c: c.pipeline.repository if c.pipeline else None,
-    "branch": lambda c: c.pipeline.branch if c.pipeline else "main",
-}
-
-
-def synth_context(config: AppConfig) -> dict[str, str]:
-    """The `-c` overrides that make `load_config` return `config` again: every key whose value
-    differs from its default, so the pipeline synthesizes itself as it was synthesized."""
-    context: dict[str, str] = {}
-    for key in KEYS:
-        value = CONTEXT_VALUES[key.name](config)
-        if value != key.default:
-            context[key.name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return context
-
-
 def pinned_cdk_cli_version() -> str:
     return str(json.loads(PACKAGE_JSON.read_text())["devDependencies"]["aws-cdk"])
 
 
 def synth_command(config: AppConfig) -> str:
-    arguments = " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in synth_context(config).items())
+    """The pipeline synthesizes itself with the overrides it was synthesized with."""
+    arguments = " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in config.overrides)
     return f"scripts/dev.sh synth {arguments}"
 
 

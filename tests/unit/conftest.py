@@ -17,6 +17,8 @@ import app as cdk_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+# What the CLI adds to every synth: construct paths in the template metadata, asset metadata.
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 HUB = {}
 COMPILE = {"model_source": "compile"}
@@ -30,7 +32,17 @@ COMPILE_QWEN = {
     "autoscaling": "true",
     "smoke_test_on_deploy": "false",
 }
-PROD = {"stage": "prod", "account": "123456789012", "region": "us-west-2"}
+ACCOUNT, REGION = "123456789012", "us-west-2"
+PROD = {"stage": "prod", "account": ACCOUNT, "region": REGION}
+CONNECTION_ARN = f"arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/0123abcd-0123-4567-89ab-0123456789ab"
+PIPELINE = {
+    "pipeline": "true",
+    "connection_arn": CONNECTION_ARN,
+    "repository": "example-org/inf2-llm-cdk",
+    "branch": "release",
+    "account": ACCOUNT,
+    "region": REGION,
+}
 
 
 class Synthesized:
@@ -57,7 +69,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
         key = json.dumps(overrides, sort_keys=True)
         if key not in cache:
             app = cdk.App(
-                context={**CDK_JSON_CONTEXT, **overrides},
+                context={**CDK_JSON_CONTEXT, **CLI_CONTEXT, **overrides},
                 outdir=str(tmp_path_factory.mktemp("cdk.out")),
             )
             cdk_app.build(app)

@@ -11,9 +11,9 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, PROD, PROJECT_ROOT
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, PIPELINE, PROD, PROJECT_ROOT
 
-CONFIGURATIONS = {"hub": HUB, "compile": COMPILE, "compile-qwen-vpc": COMPILE_QWEN, "prod": PROD}
+CONFIGURATIONS = {"hub": HUB, "compile": COMPILE, "compile-qwen-vpc": COMPILE_QWEN, "prod": PROD, "pipeline": PIPELINE}
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)
@@ -57,7 +57,8 @@ def test_cfn_lint_is_clean(synth) -> None:
         for overrides in CONFIGURATIONS.values()
         for template in Path(synth(overrides).assembly.directory).rglob("*.template.json")
     ]
-    assert len(templates) >= 3 * len(CONFIGURATIONS)
+    # Three stacks per workstation configuration; the pipeline's own plus two stages of three.
+    assert len(templates) == 3 * (len(CONFIGURATIONS) - 1) + 1 + 2 * 3
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *map(str, templates)],
         capture_output=True,
