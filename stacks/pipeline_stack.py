@@ -12,10 +12,9 @@ from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations, p
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from inf2_llm.components.encrypted_bucket import EncryptedBucket
 from inf2_llm.components.nag import acknowledge_wildcard_resource
 from inf2_llm.config import AppConfig
 from stacks.llm_stage import LlmStage
@@ -40,59 +39,6 @@ def synth_command(config: AppConfig) -> str:
     return f"scripts/dev.sh synth {arguments}"
 
 
-class PipelineArtifactStore(Construct):
-    """The pipeline's artifact bucket: SSE-KMS with a rotated key, TLS only, access-logged.
-
-    Artifacts only matter to the execution that wrote them, so they expire; the bucket and
-    key keep CloudFormation's default (retained) so that a pipeline teardown loses no audit trail.
-    """
-
-    def __init__(self, scope: Construct, construct_id: str, *, expiration_days: int) -> None:
-        super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the inf2-llm pipeline's artifacts",
-            enable_key_rotation=True,
-        )
-        # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
-        )
-        Validations.of(access_logs).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This bucket is the access-log destination; logging it into itself would loop "
-                "and logging it elsewhere only moves the question.",
-            )
-        )
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="pipeline-artifacts/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=Duration.days(expiration_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-        )
-
-
 class PipelineStack(Stack):
     """A self-mutating CDK pipeline from one branch of a repository to the dev and prod stages."""
 
@@ -107,7 +53,17 @@ class PipelineStack(Stack):
             **kwargs,
         )
         settings = config.pipeline
-        artifacts = PipelineArtifactStore(self, "Artifacts", expiration_days=30)
+        # Artifacts only matter to the execution that wrote them, so they expire; bucket and key are
+        # retained so that a pipeline teardown loses no audit trail.
+        artifacts = EncryptedBucket(
+            self,
+            "Artifacts",
+            purpose="the inf2-llm pipeline's artifacts",
+            retain=True,
+            noncurrent_version_days=1,
+            current_version_days=30,
+            access_log_days=365,
+        )
         self.source = pipelines.CodePipelineSource.connection(
             settings.repository, settings.branch, connection_arn=settings.connection_arn
         )

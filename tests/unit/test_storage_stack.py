@@ -42,7 +42,7 @@ def test_artifact_bucket_is_encrypted_private_versioned_and_logged(synth) -> Non
             "VersioningConfiguration": {"Status": "Enabled"},
             "LoggingConfiguration": {
                 "DestinationBucketName": {"Ref": Match.string_like_regexp("^ArtifactsAccessLogs")},
-                "LogFilePrefix": "artifact-bucket/",
+                "LogFilePrefix": "bucket/",
             },
             "LifecycleConfiguration": {
                 "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 7}})])
