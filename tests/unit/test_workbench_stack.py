@@ -113,7 +113,8 @@ def test_hub_source_has_no_compile_job(synth) -> None:
     template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
     template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 0)
     on_start = _on_start_script(template)
-    assert "optimum-cli" not in on_start
+    assert "readonly MODEL_ID=" not in on_start
+    assert "readonly WAIT_HANDLE_URL=" not in on_start
 
 
 def test_compile_source_waits_for_the_notebooks_signal(synth) -> None:
@@ -131,9 +132,11 @@ def test_compile_source_waits_for_the_notebooks_signal(synth) -> None:
 def test_on_start_is_rendered_with_the_compile_settings(synth) -> None:
     """The hook carries the validated settings and the wait-condition URL, not a copy of them."""
     on_start = _on_start_script(synth(COMPILE_QWEN).template(WORKBENCH))
-    assert "Qwen/Qwen2.5-7B-Instruct" in on_start
-    assert "bf16" in on_start
-    assert "models/qwen2.5-7b-instruct/" in on_start
+    assert "readonly MODEL_ID=Qwen/Qwen2.5-7B-Instruct" in on_start
+    assert "readonly AUTO_CAST_TYPE=bf16" in on_start
+    assert "readonly BATCH_SIZE=4" in on_start
+    assert "readonly ARTIFACT_PREFIX=models/qwen2.5-7b-instruct/" in on_start
+    assert "readonly PUBLISH_REPO=example/qwen2.5-7b-instruct-neuron" in on_start
     assert '{"Ref": "NotebookCompileSignal' in on_start
 
 

@@ -1,0 +1,453 @@
+"""A deploy/destroy rehearsal: the real CDK CLI bootstraps a local moto account, deploys the
+whole app, boto3 checks what was created, and `cdk destroy` must leave nothing of it behind.
+
+Both model sources are rehearsed, one after the other in the same account:
+- `hub`: the endpoint downloads the precompiled model from the Hugging Face Hub;
+- `compile`: the richer path; the notebook's on-start hook carries the compile job and the
+  wait handle URL, and the model is served from S3 (ModelDataSource, network isolation).
+Each deploy and destroy takes seconds against moto, so both fit the time budget. Deploying
+the second after destroying the first also shows that a teardown leaves nothing that would
+block the next deploy.
+
+The smoke-test trigger is off (`smoke_test_on_deploy=false`): moto cannot run Lambda code
+without Docker, and a trigger it cannot run would be reported as a success.
+
+What moto cannot show (see moto_launcher.py): the wait condition is ignored, so the Serving
+stack does not wait for a compile; no Lambda code or custom resource runs; CloudWatch alarms
+and bucket policies are not created. Those are left to the template-level tests and gates
+(tests/unit, cdk-nag).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from inf2_llm.config import AppConfig, load_config
+from tests.integration.conftest import ACCOUNT, PROJECT_ROOT, REGION, CliRun
+
+pytestmark = pytest.mark.integration
+
+MODEL_SOURCES = ("hub", "compile")
+STACK_PREFIX = "Inf2Llm-dev-"
+STACKS = tuple(f"{STACK_PREFIX}{name}" for name in ("Storage", "Workbench", "Serving"))
+TIMES_FILE = PROJECT_ROOT / ".build" / "rehearsal-times.json"
+BOOTSTRAP_TIMEOUT = 150
+DEPLOY_TIMEOUT = 180
+DESTROY_TIMEOUT = 120
+
+# The guide's image and container settings (SEED.md, steps 4 and 6), written out rather than
+# derived from the app's configuration, so that a change to either is caught here.
+GUIDE_IMAGE = (
+    "763104351884.dkr.ecr.us-west-2.amazonaws.com/huggingface-pytorch-tgi-inference:"
+    "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
+)
+GUIDE_ENVIRONMENT = {
+    "HF_NUM_CORES": "2",
+    "HF_BATCH_SIZE": "4",
+    "HF_SEQUENCE_LENGTH": "4096",
+    "HF_AUTO_CAST_TYPE": "fp16",
+    "MAX_BATCH_SIZE": "4",
+    "MAX_INPUT_LENGTH": "2048",
+    "MAX_TOTAL_TOKENS": "4096",
+    "MESSAGES_API_ENABLED": "true",
+}
+GUIDE_HUB_MODEL = "Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B"
+GUIDE_INSTANCE_TYPE = "ml.inf2.xlarge"
+GUIDE_NOTEBOOK_VOLUME_GB = 128
+SAGEMAKER_MODEL_DIR = "/opt/ml/model"
+# CreateNotebookInstanceLifecycleConfig rejects longer hook content; moto does not check.
+LIFECYCLE_HOOK_LIMIT = 16384
+BROAD_MANAGED_POLICIES = ("AmazonSageMakerFullAccess", "AmazonS3FullAccess", "AdministratorAccess")
+NOT_FOUND_CODES = {"404", "NoSuchBucket", "NotFoundException", "NoSuchEntity", "ResourceNotFoundException"}
+# SageMaker reports a missing resource as a ValidationException; only these messages mean "gone".
+SAGEMAKER_NOT_FOUND = re.compile(r"Could not find|does not exist|RecordNotFound")
+# Resource types whose deletion cannot be observed on their own: a custom resource's record,
+# a wait condition handle (a presigned URL), and inline policies, which go with their role.
+NOTHING_TO_OBSERVE = {"Custom::S3AutoDeleteObjects", "AWS::CloudFormation::WaitConditionHandle", "AWS::IAM::Policy"}
+
+_times: dict[str, Any] = {}
+
+
+def _record_times(**entries: Any) -> None:
+    _times.update(entries)
+    TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    versions = {
+        "moto": importlib.metadata.version("moto"),
+        "cdk_cli": json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"],
+    }
+    TIMES_FILE.write_text(json.dumps({"region": REGION, **versions, **_times}, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass(frozen=True)
+class StackResource:
+    stack: str
+    logical_id: str
+    type: str
+    physical_id: str
+
+
+@dataclass(repr=False)
+class Rehearsal:
+    model_source: str
+    config: AppConfig
+    deploy: CliRun
+    destroy: CliRun | None = None
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    stack_status: dict[str, str] = field(default_factory=dict)
+    resources: list[StackResource] = field(default_factory=list)
+    seen: dict[str, Any] = field(default_factory=dict)
+    stacks_left: dict[str, str] = field(default_factory=dict)
+    resources_left: list[StackResource] = field(default_factory=list)
+    unobserved_types: set[str] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        return f"Rehearsal(model_source={self.model_source!r})"
+
+    def output(self, stack: str, key: str) -> str:
+        return self.outputs[f"{STACK_PREFIX}{stack}"][key]
+
+    def physical_id(self, stack: str, logical_prefix: str) -> str:
+        (match,) = [
+            r.physical_id for r in self.resources if r.stack == f"{STACK_PREFIX}{stack}" and r.logical_id.startswith(logical_prefix)
+        ]
+        return match
+
+
+def _exists(call: Callable[[], Any]) -> bool:
+    try:
+        call()
+    except ClientError as error:
+        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+        if code in NOT_FOUND_CODES or (code == "ValidationException" and SAGEMAKER_NOT_FOUND.search(message)):
+            return False
+        raise
+    return True
+
+
+def _capture_stacks(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
+    cloudformation = aws("cloudformation")
+    for name in STACKS:
+        (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        rehearsal.stack_status[name] = stack["StackStatus"]
+        rehearsal.outputs[name] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        for summary in cloudformation.list_stack_resources(StackName=name)["StackResourceSummaries"]:
+            # moto lists resource types it does not implement without ids; nothing exists for them.
+            if summary.get("PhysicalResourceId"):
+                rehearsal.resources.append(
+                    StackResource(name, summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"])
+                )
+
+
+def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
+    """Everything the tests look at, read while the stacks exist."""
+    s3, kms, iam, sagemaker = aws("s3"), aws("kms"), aws("iam"), aws("sagemaker")
+    seen = rehearsal.seen
+    bucket = rehearsal.output("Storage", "ArtifactBucketName")
+    key_arn = rehearsal.output("Storage", "ArtifactKeyArn")
+    seen["bucket_encryption"] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    seen["bucket_versioning"] = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    seen["bucket_public_access_block"] = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    seen["key"] = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    seen["key_rotation"] = kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
+
+    notebook = sagemaker.describe_notebook_instance(NotebookInstanceName=rehearsal.output("Workbench", "NotebookInstanceName"))
+    seen["notebook"] = notebook
+    seen["lifecycle"] = sagemaker.describe_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName=notebook["NotebookInstanceLifecycleConfigName"]
+    )
+    endpoint = sagemaker.describe_endpoint(EndpointName=rehearsal.output("Serving", "EndpointName"))
+    seen["endpoint"] = endpoint
+    seen["endpoint_config"] = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    seen["model"] = sagemaker.describe_model(ModelName=seen["endpoint_config"]["ProductionVariants"][0]["ModelName"])
+
+    seen["roles"] = {}
+    for purpose, role_arn in (("notebook", notebook["RoleArn"]), ("model", seen["model"]["ExecutionRoleArn"])):
+        role_name = role_arn.rsplit("/", 1)[-1]
+        seen["roles"][purpose] = {
+            "arn": role_arn,
+            "trust": iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"],
+            "managed_policies": [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]],
+        }
+
+
+def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
+    """For each resource type: a call that fails with a not-found error once the resource is gone."""
+    s3, kms, iam, logs, lambda_, sagemaker = (aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker"))
+
+    def key_not_scheduled_for_deletion(key_id: str) -> None:
+        metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        if metadata["KeyState"] == "PendingDeletion":
+            raise ClientError({"Error": {"Code": "NotFoundException"}}, "DescribeKey")
+
+    def log_group(name: str) -> None:
+        groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        if not any(g["logGroupName"] == name for g in groups):
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "DescribeLogGroups")
+
+    def name_of(arn: str) -> str:
+        return arn.rsplit("/", 1)[-1]
+
+    return {
+        "AWS::S3::Bucket": lambda name: s3.head_bucket(Bucket=name),
+        "AWS::KMS::Key": key_not_scheduled_for_deletion,
+        "AWS::IAM::Role": lambda name: iam.get_role(RoleName=name),
+        "AWS::IAM::ManagedPolicy": lambda arn: iam.get_policy(PolicyArn=arn),
+        "AWS::Logs::LogGroup": log_group,
+        "AWS::Lambda::Function": lambda name: lambda_.get_function(FunctionName=name),
+        "AWS::SageMaker::NotebookInstance": lambda arn: sagemaker.describe_notebook_instance(NotebookInstanceName=name_of(arn)),
+        "AWS::SageMaker::NotebookInstanceLifecycleConfig": lambda arn: sagemaker.describe_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=name_of(arn)
+        ),
+        "AWS::SageMaker::Model": lambda arn: sagemaker.describe_model(ModelName=name_of(arn)),
+        "AWS::SageMaker::EndpointConfig": lambda arn: sagemaker.describe_endpoint_config(EndpointConfigName=name_of(arn)),
+        "AWS::SageMaker::Endpoint": lambda arn: sagemaker.describe_endpoint(EndpointName=name_of(arn)),
+    }
+
+
+def _capture_destroyed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
+    cloudformation = aws("cloudformation")
+    for name in STACKS:
+        try:
+            (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        except ClientError as error:
+            if "does not exist" not in error.response["Error"]["Message"]:
+                raise
+        else:
+            if stack["StackStatus"] != "DELETE_COMPLETE":
+                rehearsal.stacks_left[name] = stack["StackStatus"]
+    observers = _observers(aws)
+    for resource in rehearsal.resources:
+        observe = observers.get(resource.type)
+        if observe is None:
+            if resource.type not in NOTHING_TO_OBSERVE:
+                rehearsal.unobserved_types.add(resource.type)
+        elif _exists(lambda: observe(resource.physical_id)):  # noqa: B023 - called at once
+            rehearsal.resources_left.append(resource)
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(cdk_cli: Callable[..., CliRun]) -> CliRun:
+    run = cdk_cli("bootstrap", f"aws://{ACCOUNT}/{REGION}", timeout=BOOTSTRAP_TIMEOUT)
+    print(f"\nrehearsal: cdk bootstrap {run.seconds:.1f} s")
+    _record_times(bootstrap_seconds=round(run.seconds, 1))
+    return run
+
+
+@pytest.fixture(scope="module", params=MODEL_SOURCES)
+def rehearsal(
+    request: pytest.FixtureRequest,
+    bootstrapped: CliRun,
+    cdk_cli: Callable[..., CliRun],
+    aws: Callable[[str], Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Rehearsal]:
+    """Deploy with one model source, read everything, destroy, read what is left."""
+    model_source: str = request.param
+    overrides = {"smoke_test_on_deploy": "false", "model_source": model_source}
+    # A private output directory: the rehearsal never touches a developer's cdk.out.
+    assembly = tmp_path_factory.mktemp(f"cdk-out-{model_source}")
+    deploy = cdk_cli(
+        "deploy",
+        "--all",
+        "--require-approval",
+        "never",
+        *(item for name, value in overrides.items() for item in ("-c", f"{name}={value}")),
+        "--output",
+        str(assembly),
+        timeout=DEPLOY_TIMEOUT,
+    )
+    rehearsal = Rehearsal(model_source=model_source, config=load_config(overrides), deploy=deploy)
+    _capture_stacks(aws, rehearsal)
+    _capture_deployed(aws, rehearsal)
+    # Destroy exactly the assembly that was deployed, without synthesizing it again.
+    rehearsal.destroy = cdk_cli("destroy", "--all", "--force", "--app", str(assembly), timeout=DESTROY_TIMEOUT)
+    _capture_destroyed(aws, rehearsal)
+    print(f"\nrehearsal[{model_source}]: cdk deploy {deploy.seconds:.1f} s, cdk destroy {rehearsal.destroy.seconds:.1f} s")
+    _record_times(
+        **{model_source: {"deploy_seconds": round(deploy.seconds, 1), "destroy_seconds": round(rehearsal.destroy.seconds, 1)}}
+    )
+    yield rehearsal
+
+
+def _decoded_hooks(hooks: list[dict[str, str]]) -> list[str]:
+    return [base64.b64decode(hook["Content"]).decode() for hook in hooks]
+
+
+def test_cdk_deploy_creates_every_stack(rehearsal: Rehearsal) -> None:
+    """`cdk deploy --all` is the one command a developer and the pipeline run: every stack must be
+    created through change sets, with the outputs the smoke test and the operators read."""
+    assert rehearsal.stack_status == {name: "CREATE_COMPLETE" for name in STACKS}
+    assert set(rehearsal.outputs[f"{STACK_PREFIX}Storage"]) >= {"ArtifactBucketName", "ArtifactKeyArn"}
+    assert set(rehearsal.outputs[f"{STACK_PREFIX}Workbench"]) >= {"NotebookInstanceName", "NotebookLogGroup"}
+    assert set(rehearsal.outputs[f"{STACK_PREFIX}Serving"]) >= {"EndpointName"}
+
+
+def test_artifact_bucket_is_kms_encrypted_versioned_and_private(rehearsal: Rehearsal) -> None:
+    """The compiled model (hours of Inferentia time) lives here: it must be encrypted with the
+    project's key, keep overwritten versions, and never be public."""
+    (rule,) = rehearsal.seen["bucket_encryption"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == rehearsal.output("Storage", "ArtifactKeyArn")
+    assert rehearsal.seen["bucket_versioning"] == "Enabled"
+    assert rehearsal.seen["bucket_public_access_block"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+
+
+def test_artifact_key_rotates(rehearsal: Rehearsal) -> None:
+    """The key encrypts the models and both instances' volumes; yearly rotation limits what one
+    leaked key version exposes."""
+    assert rehearsal.seen["key"]["Arn"] == rehearsal.output("Storage", "ArtifactKeyArn")
+    assert rehearsal.seen["key"]["KeyState"] == "Enabled"
+    assert rehearsal.seen["key_rotation"] is True
+
+
+def test_roles_trust_only_sagemaker_and_hold_no_broad_managed_policies(rehearsal: Rehearsal) -> None:
+    """The guide gives the notebook AmazonSageMakerFullAccess and AmazonS3FullAccess; the project
+    grants the notebook write access and the endpoint read access to models/ only, and both
+    roles can be assumed by SageMaker alone."""
+    writer = rehearsal.physical_id("Storage", "ArtifactsModelsWriter")
+    reader = rehearsal.physical_id("Storage", "ArtifactsModelsReader")
+    roles = rehearsal.seen["roles"]
+    for role in roles.values():
+        (statement,) = role["trust"]["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+        assert not [arn for arn in role["managed_policies"] if arn.rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES]
+    assert roles["notebook"]["managed_policies"] == [writer]
+    # Only a model served from S3 reads the bucket; the Hub model needs no access to it.
+    assert roles["model"]["managed_policies"] == ([reader] if rehearsal.config.compiles_model else [])
+
+
+def test_notebook_is_the_guides_inf2_workbench(rehearsal: Rehearsal) -> None:
+    """The guide compiles on an ml.inf2.xlarge with a 128 GB volume (Docker's data root and the
+    compiled model live there); the volume is encrypted with the project's key, the platform is
+    the configured Amazon Linux, the hooks are attached and the metadata service needs IMDSv2."""
+    notebook = rehearsal.seen["notebook"]
+    assert notebook["InstanceType"] == GUIDE_INSTANCE_TYPE
+    assert notebook["VolumeSizeInGB"] == GUIDE_NOTEBOOK_VOLUME_GB
+    assert notebook["PlatformIdentifier"] == rehearsal.config.notebook.platform_identifier
+    assert notebook["KmsKeyId"] == rehearsal.seen["key"]["KeyId"]
+    assert notebook["NotebookInstanceLifecycleConfigName"] == rehearsal.seen["lifecycle"]["NotebookInstanceLifecycleConfigName"]
+    assert notebook["InstanceMetadataServiceConfiguration"] == {"MinimumInstanceMetadataServiceVersion": "2"}
+    assert notebook["RoleArn"] == rehearsal.seen["roles"]["notebook"]["arn"]
+    assert notebook["NotebookInstanceStatus"] == "InService"
+
+
+def test_lifecycle_hooks_fit_and_carry_the_deployed_settings(rehearsal: Rehearsal) -> None:
+    """SageMaker rejects a hook over 16 KiB, and moto does not, so the limit is checked here on
+    what was deployed. The hooks must receive the names CloudFormation resolved (bucket, log
+    group, image) and, on the compile path only, the model to compile and the wait handle URL
+    the compile job signals to release the Serving stack."""
+    lifecycle = rehearsal.seen["lifecycle"]
+    assert len(lifecycle["OnCreate"]) == 1 and len(lifecycle["OnStart"]) == 1
+    for hook in lifecycle["OnCreate"] + lifecycle["OnStart"]:
+        assert len(hook["Content"]) <= LIFECYCLE_HOOK_LIMIT
+    (on_create,) = _decoded_hooks(lifecycle["OnCreate"])
+    (on_start,) = _decoded_hooks(lifecycle["OnStart"])
+    assert on_create.startswith("#!") and on_start.startswith("#!")
+    assert rehearsal.output("Storage", "ArtifactBucketName") in on_start
+    assert rehearsal.output("Workbench", "NotebookLogGroup") in on_start
+    assert GUIDE_IMAGE in on_start
+    assert "${Token[" not in on_start
+    has_wait_handle = "https://cloudformation-waitcondition-" in on_start
+    if rehearsal.config.compiles_model:
+        assert rehearsal.config.profile.model_id in on_start
+        assert rehearsal.config.artifact_prefix in on_start
+        assert has_wait_handle
+    else:
+        assert rehearsal.config.profile.model_id not in on_start
+        assert not has_wait_handle
+
+
+def test_model_serves_the_guides_image_with_matching_neuron_settings(rehearsal: Rehearsal) -> None:
+    """The TGI Neuron container refuses to start unless its settings match how the model was
+    compiled, and it only says so after a 15-minute deploy: the deployed model must carry the
+    guide's image, its exact HF_* and MAX_* values, and the right model location."""
+    model = rehearsal.seen["model"]
+    container = model["PrimaryContainer"]
+    assert container["Image"] == GUIDE_IMAGE
+    assert model["ExecutionRoleArn"] == rehearsal.seen["roles"]["model"]["arn"]
+    if rehearsal.config.compiles_model:
+        bucket = rehearsal.output("Storage", "ArtifactBucketName")
+        assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": SAGEMAKER_MODEL_DIR}
+        assert container["ModelDataSource"] == {
+            "S3DataSource": {
+                "S3Uri": f"s3://{bucket}/{rehearsal.config.artifact_prefix}",
+                "S3DataType": "S3Prefix",
+                "CompressionType": "None",
+            }
+        }
+        # Everything is copied in from S3 before start: nothing has to be fetched from outside.
+        assert model["EnableNetworkIsolation"] is True
+    else:
+        assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": GUIDE_HUB_MODEL}
+        assert "ModelDataSource" not in container
+        # The container downloads the model from the Hub at start.
+        assert model["EnableNetworkIsolation"] is False
+
+
+def test_endpoint_config_gives_the_inf2_container_time_to_start(rehearsal: Rehearsal) -> None:
+    """The guide's endpoints took 14-17 minutes to come up; with SageMaker's default health-check
+    timeout the deploy would roll back. One ml.inf2.xlarge, its volume encrypted with the key."""
+    config = rehearsal.seen["endpoint_config"]
+    (variant,) = config["ProductionVariants"]
+    settings = rehearsal.config.endpoint
+    assert variant["InstanceType"] == GUIDE_INSTANCE_TYPE
+    assert variant["InitialInstanceCount"] == settings.instance_count == 1
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == settings.startup_timeout_seconds >= 17 * 60
+    assert variant["ModelDataDownloadTimeoutInSeconds"] == settings.download_timeout_seconds
+    assert variant["VolumeSizeInGB"] == settings.volume_size_gb
+    assert variant["ModelName"] == rehearsal.seen["model"]["ModelName"]
+    assert config["KmsKeyId"] == rehearsal.output("Storage", "ArtifactKeyArn")
+
+
+def test_endpoint_is_created_from_that_config(rehearsal: Rehearsal) -> None:
+    """The stack output the smoke test and benchmark read must name the endpoint that serves
+    this configuration."""
+    endpoint = rehearsal.seen["endpoint"]
+    assert endpoint["EndpointName"] == rehearsal.output("Serving", "EndpointName")
+    assert endpoint["EndpointConfigName"] == rehearsal.seen["endpoint_config"]["EndpointConfigName"]
+    assert endpoint["EndpointStatus"] == "InService"
+
+
+def test_cdk_destroy_removes_every_stack(rehearsal: Rehearsal) -> None:
+    """`cdk destroy --all` is how a dev environment is torn down: an inf2 notebook and endpoint
+    left running cost money every hour, so no stack of the app may survive it."""
+    assert rehearsal.destroy is not None
+    assert rehearsal.stacks_left == {}
+    for name in STACKS:
+        assert f"{name}: destroyed" in rehearsal.destroy.output
+
+
+def test_cdk_destroy_leaves_no_resource_behind(rehearsal: Rehearsal) -> None:
+    """A dev teardown must take everything with it: the notebook, endpoint, endpoint config,
+    model, lifecycle configuration, roles, log groups and both buckets (the key is scheduled
+    for deletion). Every resource type of the app has a check, so a new type is noticed."""
+    observed_types = {r.type for r in rehearsal.resources}
+    assert observed_types >= {
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::IAM::Role",
+        "AWS::SageMaker::NotebookInstance",
+        "AWS::SageMaker::NotebookInstanceLifecycleConfig",
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::EndpointConfig",
+        "AWS::SageMaker::Endpoint",
+    }
+    assert rehearsal.unobserved_types == set()
+    assert [f"{r.stack} {r.logical_id} {r.type} {r.physical_id}" for r in rehearsal.resources_left] == []
