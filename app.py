@@ -9,9 +9,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from inf2_llm.config import ConfigError, load_config
-from inf2_llm.lint_metadata import FunctionRoleDependencyLint
+from inf2_llm.lint_metadata import RoleDependencyLint
 from stacks.llm_system import add_llm_system
-from stacks.pipeline_stack import PipelineStack
 
 
 def build(app: cdk.App) -> None:
@@ -19,8 +18,11 @@ def build(app: cdk.App) -> None:
     config = load_config(app.node.get_all_context())
     # Before the stacks: a pipeline synthesizes its stages while it is built, and each stage
     # takes over the app's aspects when it is created (aspects stop at a Stage boundary).
-    cdk.Aspects.of(app).add(FunctionRoleDependencyLint())
+    cdk.Aspects.of(app).add(RoleDependencyLint())
     if config.pipeline:
+        # Imported here: the pipeline modules add to every workstation synth otherwise.
+        from stacks.pipeline_stack import PipelineStack
+
         # The pipeline deploys the dev and prod stages; only its own stack is deployed by hand.
         PipelineStack(app, "Inf2Llm-Pipeline", config=config)
     else:

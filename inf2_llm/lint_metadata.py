@@ -6,14 +6,18 @@ import jsii
 from aws_cdk import CfnResource, IAspect
 from constructs import IConstruct
 
+# Resources CDK makes DependsOn their role *and* the role's policy while also reading the role's ARN.
+ROLE_USERS = ("AWS::Lambda::Function", "AWS::CodePipeline::Pipeline")
+
 
 @jsii.implements(IAspect)
-class FunctionRoleDependencyLint:
-    """CDK makes every Lambda function (its own custom-resource providers included) DependsOn its
-    role, so that the role's policies exist before the first invocation; since the function also
-    reads the role's ARN, cfn-lint W3005 calls the role half of that DependsOn redundant. The
-    acknowledgment sits on each function, so W3005 stays on for every other resource."""
+class RoleDependencyLint:
+    """CDK makes a Lambda function (its own custom-resource providers included) or a pipeline
+    DependsOn its role and the role's policy, so that the policy exists before the first run;
+    since the resource also reads the role's ARN, cfn-lint W3005 calls the role half of that
+    DependsOn redundant. The policy half is needed, so the finding is acknowledged on each such
+    resource, and W3005 stays on for every other resource."""
 
     def visit(self, node: IConstruct) -> None:
-        if isinstance(node, CfnResource) and node.cfn_resource_type == "AWS::Lambda::Function":
+        if isinstance(node, CfnResource) and node.cfn_resource_type in ROLE_USERS:
             node.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})

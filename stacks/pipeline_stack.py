@@ -110,12 +110,6 @@ class PipelineStack(Stack):
         # Built now, not at synthesis, so that the roles exist for the acknowledgments below.
         self.pipeline.build_pipeline()
         self._acknowledge_pipeline_grants(smoke_tests)
-        # CDK makes the pipeline depend on its role and the role's policy; the role is also read
-        # with GetAtt, which cfn-lint reports as a redundant DependsOn (W3005). The policy part of
-        # that DependsOn is needed, so the redundancy is accepted for this one resource and rule.
-        cfn_pipeline = self.pipeline.pipeline.node.default_child
-        assert isinstance(cfn_pipeline, codepipeline.CfnPipeline)
-        cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     def _smoke_test(self, stage: LlmStage) -> pipelines.CodeBuildStep:
         """Runs scripts/smoke_test.py against the stage's endpoint; its role may only invoke endpoints."""
