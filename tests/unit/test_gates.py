@@ -1,4 +1,4 @@
-"""The quality gates every change must pass: cdk-nag, cfn-lint and shellcheck."""
+"""The quality gates every change must pass: cdk-nag, cfn-lint, shellcheck and ruff."""
 
 from __future__ import annotations
 
@@ -89,4 +89,12 @@ def test_shellcheck_is_clean() -> None:
     assert PROJECT_ROOT / ".ci" / "run" in scripts
     assert PROJECT_ROOT / "scripts" / "dev.sh" in scripts
     result = subprocess.run(["shellcheck", "--external-sources", *map(str, scripts)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_is_clean() -> None:
+    """Unused imports, undefined names and unsorted imports are caught before review."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ruff"), "check", str(PROJECT_ROOT)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
