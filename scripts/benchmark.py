@@ -18,18 +18,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
+from endpoint_options import add_request_options, bounded  # first: it puts the checks on the import path
 
-# The request and its parsing live beside the Lambda handler; "lambda" is a keyword, so it
-# cannot be a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda" / "smoke_test"))
+# isort: split
 from endpoint_checks import (
-    DEFAULT_MAX_NEW_TOKENS,
     GENERATE,
     EndpointInvoker,
     SmokeTestFailure,
@@ -41,7 +38,6 @@ from endpoint_checks import (
 COMPILED_BATCH_SIZE = 4  # the guide compiles with --batch_size 4: four requests decode together
 MAX_CONCURRENCY = 64
 MAX_DURATION_S = 3600.0
-MAX_NEW_TOKENS = 4096  # the guide's MAX_TOTAL_TOKENS: no request can generate more
 PROGRESS_INTERVAL_S = 1.0
 # A worker pauses after a failure so a broken endpoint is not hammered in a tight loop.
 PAUSE_AFTER_FAILURE_S = 1.0
@@ -153,19 +149,6 @@ def run_benchmark(
     }
 
 
-def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
-    """An argparse type that rejects values outside (low, high]."""
-
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if not low < value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not in ({low:g}, {high:g}]")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its "invalid value" message
-    return parse
-
-
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,10 +156,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--endpoint-name", required=True, metavar="NAME", help="the SageMaker endpoint to load"
     )
-    parser.add_argument("--region", help="AWS region (default: from the AWS configuration)")
     parser.add_argument(
         "--concurrency",
-        type=_bounded(int, 0, MAX_CONCURRENCY),
+        type=bounded(int, 0, MAX_CONCURRENCY),
         default=COMPILED_BATCH_SIZE,
         metavar="N",
         help="requests in flight at once (default: %(default)d, the compiled batch size; "
@@ -184,25 +166,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--duration",
-        type=_bounded(float, 0, MAX_DURATION_S),
+        type=bounded(float, 0, MAX_DURATION_S),
         default=60.0,
         metavar="SECONDS",
         help=f"how long to send requests (default: %(default)g; at most {MAX_DURATION_S:g})",
     )
-    parser.add_argument(
-        "--max-new-tokens",
-        type=_bounded(int, 0, MAX_NEW_TOKENS),
-        default=DEFAULT_MAX_NEW_TOKENS,
-        metavar="N",
-        help="tokens to generate per request (default: %(default)d)",
-    )
-    parser.add_argument(
-        "--stop",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="a stop sequence, repeatable (e.g. --stop '<|im_end|>' for Qwen)",
-    )
+    add_request_options(parser)
     return parser.parse_args(argv)
 
 

@@ -15,16 +15,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from endpoint_options import add_request_options  # first: it puts the checks on the import path
 
-# The checks live beside the Lambda handler; "lambda" is a keyword, so it cannot be a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda" / "smoke_test"))
+# isort: split
 from endpoint_checks import (
     DEFAULT_MAX_MS_PER_TOKEN,
-    DEFAULT_MAX_NEW_TOKENS,
     Check,
     SmokeTestFailure,
     SmokeTestSettings,
@@ -70,7 +68,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"read the endpoint name from this CloudFormation stack's {ENDPOINT_OUTPUT_KEY}"
         " output",
     )
-    parser.add_argument("--region", help="AWS region (default: from the AWS configuration)")
     parser.add_argument(
         "--max-ms-per-token",
         type=float,
@@ -79,20 +76,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="fail when a call takes longer per generated token"
         " (default: %(default)g, the guide's figure)",
     )
-    parser.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=DEFAULT_MAX_NEW_TOKENS,
-        metavar="N",
-        help="tokens to generate per call (default: %(default)d)",
-    )
-    parser.add_argument(
-        "--stop",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="a stop sequence, repeatable (e.g. --stop '<|im_end|>' for Qwen)",
-    )
+    add_request_options(parser)
     return parser.parse_args(argv)
 
 
