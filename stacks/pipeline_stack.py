@@ -81,8 +81,12 @@ class PipelineStack(Stack):
                 ),
             ),
             # The test suite synthesizes several apps; a small instance (3 GB) is tight for it.
+            # Privileged: the test suite runs the notebook's lifecycle scripts in a private mount
+            # namespace (unshare), which an unprivileged build container may not create.
             synth_code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM)
+                build_environment=codebuild.BuildEnvironment(
+                    compute_type=codebuild.ComputeType.MEDIUM, privileged=True
+                )
             ),
             # The developer's test command gates every change; then the app is synthesized with
             # the context this pipeline was synthesized with.

@@ -118,6 +118,16 @@ def test_builds_run_on_python_3_11_and_node_20(pipeline_app: PipelineApp) -> Non
     assert _buildspec(mutation)["phases"]["install"]["commands"] == [f"npm install -g aws-cdk@{cli}"]
 
 
+def test_only_the_synth_build_is_privileged(pipeline_app: PipelineApp) -> None:
+    """The test suite's lifecycle sandbox needs a mount namespace (privileged build); the smoke
+    tests and self-mutation only call AWS APIs and get no such power."""
+    _, synth = pipeline_app.project("PipelineBuildSynth")
+    assert synth["Properties"]["Environment"]["PrivilegedMode"] is True
+    for prefix in ("PipelineDevSmokeTest", "PipelineProdSmokeTest", "PipelineUpdatePipelineSelfMutation"):
+        _, project = pipeline_app.project(prefix)
+        assert not project["Properties"]["Environment"].get("PrivilegedMode", False)
+
+
 def test_dev_deploys_before_prod_and_prod_waits_for_approval(pipeline_app: PipelineApp) -> None:
     """Prod is only touched after dev deployed and passed its smoke test, and after a person
     approved: the approval must run before every prod deploy action."""
