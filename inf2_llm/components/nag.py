@@ -19,10 +19,11 @@ def _render(value: Any) -> str:
     if isinstance(value, dict) and "Ref" in value:
         return f"<{value['Ref']}>"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
+        resource, attribute = value["Fn::GetAtt"]
+        return f"<{resource}.{attribute}>"
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(_render(part) for part in parts)
+        return str(separator).join(_render(part) for part in parts)
     raise ValueError(f"cannot render {value!r} as cdk-nag does")
 
 

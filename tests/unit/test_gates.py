@@ -1,4 +1,4 @@
-"""The quality gates every change must pass: cdk-nag, cfn-lint, shellcheck and ruff."""
+"""The quality gates every change must pass: cdk-nag, cfn-lint, shellcheck, ruff and mypy."""
 
 from __future__ import annotations
 
@@ -96,5 +96,14 @@ def test_ruff_is_clean() -> None:
     """Unused imports, undefined names and unsorted imports are caught before review."""
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ruff"), "check", str(PROJECT_ROOT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    """The app, the Lambda and the tools type-check strictly (mypy.ini): a wrong type in a
+    construct's arguments otherwise shows up only as a jsii error at synth, or in production."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mypy")], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
