@@ -179,9 +179,7 @@ def _dlc_region(key: str, raw: Any) -> str | None:
         return None
     regions = tgi_neuronx_release().regions
     if raw not in regions:
-        raise ConfigError(
-            key, raw, f"the TGI Neuron image is not published there; regions: {', '.join(regions)}"
-        )
+        raise ConfigError(key, raw, f"the TGI Neuron image is not published there; regions: {', '.join(regions)}")
     return str(raw)
 
 
@@ -195,43 +193,180 @@ class ConfigKey:
 
 _OPTIONAL = None
 KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("stage", _choice(*STAGES), "dev", "Environment: `dev` is fully destroyable; `prod` retains data and protects the storage stack."),
-    ConfigKey("account", _matching(r"\d{12}", "a 12-digit AWS account id", optional=True), _OPTIONAL, "Target account. Optional for dev (environment-agnostic), required for prod and the pipeline."),
-    ConfigKey("region", _dlc_region, _OPTIONAL, "Target region; must be one where the TGI Neuron image is published. Required for prod and the pipeline."),
-    ConfigKey("model", _choice(*PROFILES), "bllossom-8b", "Model profile: " + ", ".join(f"`{name}`" for name in PROFILES) + "."),
-    ConfigKey("model_source", _choice(*MODEL_SOURCES), "hub", "`hub` serves the profile's precompiled Hub copy; `compile` compiles on the notebook and serves from S3."),
-    ConfigKey("notebook_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Notebook instance type (Inferentia2 family)."),
-    ConfigKey("notebook_volume_size_gb", _whole_number(64, 16384), 128, "Notebook volume, GB; Docker's data root and the compiled model live here."),
-    ConfigKey("notebook_platform", _matching(r"notebook-al2023-v\d+|notebook-al2-v\d+", "a SageMaker notebook platform identifier such as notebook-al2023-v1"), "notebook-al2023-v1", "Notebook platform (Amazon Linux 2023)."),
-    ConfigKey("notebook_idle_minutes", _whole_number(5, 10080), 60, "The notebook stops itself after this many idle minutes once no compile is running."),
-    ConfigKey("notebook_subnet_id", _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id (subnet-...)", optional=True), _OPTIONAL, "Optional VPC subnet for the notebook; with it, direct internet access is off."),
-    ConfigKey("notebook_security_group_id", _matching(r"sg-[0-9a-f]{8,17}", "a security group id (sg-...)", optional=True), _OPTIONAL, "Security group for the notebook in `notebook_subnet_id` (required with it)."),
-    ConfigKey("compile_timeout_minutes", _whole_number(30, 720), 180, "How long the deploy waits for the notebook's compile job to signal."),
-    ConfigKey("hf_token_secret_name", _matching(r"[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name", optional=True), _OPTIONAL, "Secrets Manager secret holding a Hugging Face token (gated models, publishing); read at run time only."),
-    ConfigKey("publish_repo", _matching(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*", "a Hugging Face repository id (owner/name)", optional=True), _OPTIONAL, "Hugging Face repository the compiled model is pushed to; publishing is off when empty."),
-    ConfigKey("endpoint_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Endpoint instance type (Inferentia2 family)."),
+    ConfigKey(
+        "stage",
+        _choice(*STAGES),
+        "dev",
+        "Environment: `dev` is fully destroyable; `prod` retains data and protects the storage stack.",
+    ),
+    ConfigKey(
+        "account",
+        _matching(r"\d{12}", "a 12-digit AWS account id", optional=True),
+        _OPTIONAL,
+        "Target account. Optional for dev (environment-agnostic), required for prod and the pipeline.",
+    ),
+    ConfigKey(
+        "region",
+        _dlc_region,
+        _OPTIONAL,
+        "Target region; must be one where the TGI Neuron image is published. Required for prod and the pipeline.",
+    ),
+    ConfigKey(
+        "model",
+        _choice(*PROFILES),
+        "bllossom-8b",
+        "Model profile: " + ", ".join(f"`{name}`" for name in PROFILES) + ".",
+    ),
+    ConfigKey(
+        "model_source",
+        _choice(*MODEL_SOURCES),
+        "hub",
+        "`hub` serves the profile's precompiled Hub copy; `compile` compiles on the notebook and serves from S3.",
+    ),
+    ConfigKey(
+        "notebook_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Notebook instance type (Inferentia2 family)."
+    ),
+    ConfigKey(
+        "notebook_volume_size_gb",
+        _whole_number(64, 16384),
+        128,
+        "Notebook volume, GB; Docker's data root and the compiled model live here.",
+    ),
+    ConfigKey(
+        "notebook_platform",
+        _matching(
+            r"notebook-al2023-v\d+|notebook-al2-v\d+",
+            "a SageMaker notebook platform identifier such as notebook-al2023-v1",
+        ),
+        "notebook-al2023-v1",
+        "Notebook platform (Amazon Linux 2023).",
+    ),
+    ConfigKey(
+        "notebook_idle_minutes",
+        _whole_number(5, 10080),
+        60,
+        "The notebook stops itself after this many idle minutes once no compile is running.",
+    ),
+    ConfigKey(
+        "notebook_subnet_id",
+        _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id (subnet-...)", optional=True),
+        _OPTIONAL,
+        "Optional VPC subnet for the notebook; with it, direct internet access is off.",
+    ),
+    ConfigKey(
+        "notebook_security_group_id",
+        _matching(r"sg-[0-9a-f]{8,17}", "a security group id (sg-...)", optional=True),
+        _OPTIONAL,
+        "Security group for the notebook in `notebook_subnet_id` (required with it).",
+    ),
+    ConfigKey(
+        "compile_timeout_minutes",
+        _whole_number(30, 720),
+        180,
+        "How long the deploy waits for the notebook's compile job to signal.",
+    ),
+    ConfigKey(
+        "hf_token_secret_name",
+        _matching(r"[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name", optional=True),
+        _OPTIONAL,
+        "Secrets Manager secret holding a Hugging Face token (gated models, publishing); read at run time only.",
+    ),
+    ConfigKey(
+        "publish_repo",
+        _matching(
+            r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*",
+            "a Hugging Face repository id (owner/name)",
+            optional=True,
+        ),
+        _OPTIONAL,
+        "Hugging Face repository the compiled model is pushed to; publishing is off when empty.",
+    ),
+    ConfigKey(
+        "endpoint_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Endpoint instance type (Inferentia2 family)."
+    ),
     ConfigKey("endpoint_instance_count", _whole_number(1, 32), 1, "Endpoint instances at deploy time."),
-    ConfigKey("endpoint_volume_size_gb", _whole_number(1, 512), 64, "Storage volume attached to each endpoint instance, GB."),
-    ConfigKey("startup_timeout_seconds", _whole_number(900, 3600), 1800, "Container start-up health-check timeout; the guide's deploys took 14–17 minutes."),
+    ConfigKey(
+        "endpoint_volume_size_gb", _whole_number(1, 512), 64, "Storage volume attached to each endpoint instance, GB."
+    ),
+    ConfigKey(
+        "startup_timeout_seconds",
+        _whole_number(900, 3600),
+        1800,
+        "Container start-up health-check timeout; the guide's deploys took 14–17 minutes.",
+    ),
     ConfigKey("download_timeout_seconds", _whole_number(60, 3600), 1800, "Model data download timeout."),
     ConfigKey("latency_alarm_seconds", _whole_number(1, 600), 60, "Alarm when the average model latency exceeds this."),
     ConfigKey("autoscaling", _boolean, False, "Target-tracking autoscaling on invocations per instance."),
     ConfigKey("autoscaling_min_instances", _whole_number(1, 32), 1, "Autoscaling floor."),
     ConfigKey("autoscaling_max_instances", _whole_number(1, 32), 2, "Autoscaling ceiling."),
-    ConfigKey("invocations_per_instance_target", _whole_number(1, 10000), 20, "Autoscaling target: invocations per instance per minute."),
-    ConfigKey("num_cores", _whole_number(1, max(INF2_NEURON_CORES.values())), 2, "Neuron cores the model is sharded on (`HF_NUM_CORES`)."),
+    ConfigKey(
+        "invocations_per_instance_target",
+        _whole_number(1, 10000),
+        20,
+        "Autoscaling target: invocations per instance per minute.",
+    ),
+    ConfigKey(
+        "num_cores",
+        _whole_number(1, max(INF2_NEURON_CORES.values())),
+        2,
+        "Neuron cores the model is sharded on (`HF_NUM_CORES`).",
+    ),
     ConfigKey("batch_size", _whole_number(1, 256), 4, "Compiled batch size (`HF_BATCH_SIZE`, `MAX_BATCH_SIZE`)."),
     ConfigKey("sequence_length", _whole_number(1, 131072), 4096, "Compiled sequence length (`HF_SEQUENCE_LENGTH`)."),
-    ConfigKey("auto_cast_type", _choice(*AUTO_CAST_TYPES), _OPTIONAL, "Compiled precision (`HF_AUTO_CAST_TYPE`); defaults to the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct)."),
-    ConfigKey("max_input_length", _whole_number(1, 131072), 2048, "`MAX_INPUT_LENGTH`: longest prompt in tokens; below `sequence_length`."),
-    ConfigKey("max_total_tokens", _whole_number(1, 131072), 4096, "`MAX_TOTAL_TOKENS`: prompt plus generated tokens; equal to `sequence_length`."),
-    ConfigKey("image_tag", _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a container image tag"), DEFAULT_IMAGE_TAG, "Tag of `huggingface-pytorch-tgi-inference` (optimum-neuron 0.0.28)."),
-    ConfigKey("smoke_test_on_deploy", _boolean, True, "Run the smoke-test Lambda after the endpoint is in service; a failure fails the deploy."),
-    ConfigKey("smoke_test_max_ms_per_token", _positive_number(10000), 49.0, "Time-per-token budget of the smoke test, ms (the guide measured 49)."),
+    ConfigKey(
+        "auto_cast_type",
+        _choice(*AUTO_CAST_TYPES),
+        _OPTIONAL,
+        "Compiled precision (`HF_AUTO_CAST_TYPE`); defaults to the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct).",
+    ),
+    ConfigKey(
+        "max_input_length",
+        _whole_number(1, 131072),
+        2048,
+        "`MAX_INPUT_LENGTH`: longest prompt in tokens; below `sequence_length`.",
+    ),
+    ConfigKey(
+        "max_total_tokens",
+        _whole_number(1, 131072),
+        4096,
+        "`MAX_TOTAL_TOKENS`: prompt plus generated tokens; equal to `sequence_length`.",
+    ),
+    ConfigKey(
+        "image_tag",
+        _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a container image tag"),
+        DEFAULT_IMAGE_TAG,
+        "Tag of `huggingface-pytorch-tgi-inference` (optimum-neuron 0.0.28).",
+    ),
+    ConfigKey(
+        "smoke_test_on_deploy",
+        _boolean,
+        True,
+        "Run the smoke-test Lambda after the endpoint is in service; a failure fails the deploy.",
+    ),
+    ConfigKey(
+        "smoke_test_max_ms_per_token",
+        _positive_number(10000),
+        49.0,
+        "Time-per-token budget of the smoke test, ms (the guide measured 49).",
+    ),
     ConfigKey("smoke_test_max_new_tokens", _whole_number(1, 4096), 128, "Tokens generated per smoke-test call."),
     ConfigKey("pipeline", _boolean, False, "Synthesize the CDK pipeline that deploys dev, then prod after approval."),
-    ConfigKey("connection_arn", _matching(r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}", "a CodeConnections connection ARN", optional=True), _OPTIONAL, "Pipeline source: the CodeStar/CodeConnections connection ARN."),
-    ConfigKey("repository", _matching(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "owner/name", optional=True), _OPTIONAL, "Pipeline source repository, `owner/name`."),
+    ConfigKey(
+        "connection_arn",
+        _matching(
+            r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}",
+            "a CodeConnections connection ARN",
+            optional=True,
+        ),
+        _OPTIONAL,
+        "Pipeline source: the CodeStar/CodeConnections connection ARN.",
+    ),
+    ConfigKey(
+        "repository",
+        _matching(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "owner/name", optional=True),
+        _OPTIONAL,
+        "Pipeline source repository, `owner/name`.",
+    ),
     ConfigKey("branch", _matching(r"[A-Za-z0-9._/-]{1,255}", "a branch name"), "main", "Pipeline source branch."),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
@@ -322,15 +457,31 @@ def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compila
     """The rules behind the container's "Invalid neuron config and env", and the hardware's."""
     cores = INF2_NEURON_CORES[values["endpoint_instance_type"].removeprefix("ml.inf2.")]
     if compilation.num_cores > cores:
-        raise ConfigError("num_cores", compilation.num_cores, f"{values['endpoint_instance_type']} has {cores} Neuron cores")
+        raise ConfigError(
+            "num_cores", compilation.num_cores, f"{values['endpoint_instance_type']} has {cores} Neuron cores"
+        )
     if compilation.num_cores not in NEURON_SHARD_SIZES:
-        raise ConfigError("num_cores", compilation.num_cores, f"Neuron shards on {', '.join(map(str, NEURON_SHARD_SIZES))} cores")
+        raise ConfigError(
+            "num_cores", compilation.num_cores, f"Neuron shards on {', '.join(map(str, NEURON_SHARD_SIZES))} cores"
+        )
     if compilation.sequence_length > profile.max_position_embeddings:
-        raise ConfigError("sequence_length", compilation.sequence_length, f"{profile.model_id} handles at most {profile.max_position_embeddings} tokens")
+        raise ConfigError(
+            "sequence_length",
+            compilation.sequence_length,
+            f"{profile.model_id} handles at most {profile.max_position_embeddings} tokens",
+        )
     if values["max_total_tokens"] != compilation.sequence_length:
-        raise ConfigError("max_total_tokens", values["max_total_tokens"], f"must equal sequence_length ({compilation.sequence_length}): the container refuses any other value")
+        raise ConfigError(
+            "max_total_tokens",
+            values["max_total_tokens"],
+            f"must equal sequence_length ({compilation.sequence_length}): the container refuses any other value",
+        )
     if values["max_input_length"] >= compilation.sequence_length:
-        raise ConfigError("max_input_length", values["max_input_length"], f"must be below sequence_length ({compilation.sequence_length})")
+        raise ConfigError(
+            "max_input_length",
+            values["max_input_length"],
+            f"must be below sequence_length ({compilation.sequence_length})",
+        )
     if values["model_source"] == "hub":
         for field in ("batch_size", "sequence_length", "auto_cast_type", "num_cores"):
             compiled = getattr(profile.precompiled_with, field)
@@ -342,11 +493,21 @@ def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compila
                     "use model_source=compile for other settings",
                 )
     if values["autoscaling_min_instances"] > values["autoscaling_max_instances"]:
-        raise ConfigError("autoscaling_min_instances", values["autoscaling_min_instances"], f"must not exceed autoscaling_max_instances ({values['autoscaling_max_instances']})")
+        raise ConfigError(
+            "autoscaling_min_instances",
+            values["autoscaling_min_instances"],
+            f"must not exceed autoscaling_max_instances ({values['autoscaling_max_instances']})",
+        )
     if values["publish_repo"] and not values["hf_token_secret_name"]:
-        raise ConfigError("publish_repo", values["publish_repo"], "publishing needs hf_token_secret_name (a write token)")
+        raise ConfigError(
+            "publish_repo", values["publish_repo"], "publishing needs hf_token_secret_name (a write token)"
+        )
     if bool(values["notebook_subnet_id"]) != bool(values["notebook_security_group_id"]):
-        raise ConfigError("notebook_security_group_id", values["notebook_security_group_id"], "notebook_subnet_id and notebook_security_group_id go together")
+        raise ConfigError(
+            "notebook_security_group_id",
+            values["notebook_security_group_id"],
+            "notebook_subnet_id and notebook_security_group_id go together",
+        )
 
 
 def _check_environment(values: dict[str, Any]) -> None:
@@ -365,6 +526,10 @@ def markdown_table() -> str:
     """The README's table of keys, generated from `KEYS` so that it cannot drift from the code."""
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key in KEYS:
-        default = "—" if key.default is None else f"`{str(key.default).lower() if isinstance(key.default, bool) else key.default}`"
+        default = (
+            "—"
+            if key.default is None
+            else f"`{str(key.default).lower() if isinstance(key.default, bool) else key.default}`"
+        )
         rows.append(f"| `{key.name}` | {default} | {key.description} |")
     return "\n".join(rows)

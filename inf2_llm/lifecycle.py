@@ -84,7 +84,7 @@ def render_on_start(settings: NotebookHookSettings) -> str:
             f"base64 -d <<'{_HEREDOC_END}' | tar -xz -C \"$staging\"",
             _packed(scripts).rstrip("\n"),
             _HEREDOC_END,
-            f"mv -f \"$staging\"/* {INSTALL_DIR}/",
+            f'mv -f "$staging"/* {INSTALL_DIR}/',
             'rmdir "$staging"',
             f"exec {INSTALL_DIR}/on-start.sh",
             "",

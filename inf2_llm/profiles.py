@@ -35,9 +35,7 @@ PROFILES: dict[str, ModelProfile] = {
             auto_cast_type="fp16",
             max_position_embeddings=8192,
             precompiled_hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B",
-            precompiled_with=NeuronCompilation(
-                batch_size=4, sequence_length=4096, auto_cast_type="fp16", num_cores=2
-            ),
+            precompiled_with=NeuronCompilation(batch_size=4, sequence_length=4096, auto_cast_type="fp16", num_cores=2),
         ),
         ModelProfile(
             name="qwen2.5-7b-instruct",
@@ -45,9 +43,7 @@ PROFILES: dict[str, ModelProfile] = {
             auto_cast_type="bf16",
             max_position_embeddings=32768,
             precompiled_hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-Qwen2.5-7B-Instruct",
-            precompiled_with=NeuronCompilation(
-                batch_size=4, sequence_length=4096, auto_cast_type="bf16", num_cores=2
-            ),
+            precompiled_with=NeuronCompilation(batch_size=4, sequence_length=4096, auto_cast_type="bf16", num_cores=2),
             # Qwen's chat template ends a turn with this token; without it as a stop
             # sequence the generate API runs on to max_new_tokens.
             stop_sequences=("<|im_end|>",),

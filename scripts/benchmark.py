@@ -91,10 +91,7 @@ def _progress_line(tally: Tally, elapsed_s: float, duration_s: float) -> str:
     with tally.lock:
         succeeded, failed = len(tally.ms_per_token), sum(tally.failures.values())
         median = f"{percentile(tally.ms_per_token, 0.5):.2f}" if succeeded else "-"
-    return (
-        f"\r{elapsed_s:5.0f}/{duration_s:.0f} s  {succeeded} ok  {failed} failed  "
-        f"p50 {median} ms/token "
-    )
+    return f"\r{elapsed_s:5.0f}/{duration_s:.0f} s  {succeeded} ok  {failed} failed  p50 {median} ms/token "
 
 
 def run_benchmark(
@@ -111,8 +108,7 @@ def run_benchmark(
     tally = Tally()
     stop = threading.Event()
     workers = [
-        threading.Thread(target=_worker, args=(client, endpoint_name, payload, tally, stop))
-        for _ in range(concurrency)
+        threading.Thread(target=_worker, args=(client, endpoint_name, payload, tally, stop)) for _ in range(concurrency)
     ]
     started = time.monotonic()
     for worker in workers:
@@ -150,19 +146,14 @@ def run_benchmark(
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--endpoint-name", required=True, metavar="NAME", help="the SageMaker endpoint to load"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint-name", required=True, metavar="NAME", help="the SageMaker endpoint to load")
     parser.add_argument(
         "--concurrency",
         type=bounded(int, 0, MAX_CONCURRENCY),
         default=COMPILED_BATCH_SIZE,
         metavar="N",
-        help="requests in flight at once (default: %(default)d, the compiled batch size; "
-        f"at most {MAX_CONCURRENCY})",
+        help=f"requests in flight at once (default: %(default)d, the compiled batch size; at most {MAX_CONCURRENCY})",
     )
     parser.add_argument(
         "--duration",

@@ -43,8 +43,10 @@ def main() -> int:
                 return 1
             seconds.append(result.seconds)
     median = statistics.median(seconds)
-    print(f"on-start hook ({args.profile}), {args.runs} runs: median {median:.2f}s, max {max(seconds):.2f}s "
-          f"(target <= {TARGET_SECONDS}s; SageMaker stops a hook at {SAGEMAKER_LIMIT_SECONDS}s)")
+    print(
+        f"on-start hook ({args.profile}), {args.runs} runs: median {median:.2f}s, max {max(seconds):.2f}s "
+        f"(target <= {TARGET_SECONDS}s; SageMaker stops a hook at {SAGEMAKER_LIMIT_SECONDS}s)"
+    )
     return 0 if median <= TARGET_SECONDS else 1
 
 

@@ -40,41 +40,32 @@ def endpoint_name_from_stack(stack_name: str, region_name: str | None) -> str:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except (ClientError, BotoCoreError) as error:
-        raise SmokeTestFailure(
-            Check.CONFIGURATION, None, f"cannot read stack {stack_name}: {error}"
-        ) from error
-    outputs = {
-        output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])
-    }
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"cannot read stack {stack_name}: {error}") from error
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
     if ENDPOINT_OUTPUT_KEY not in outputs:
         raise SmokeTestFailure(
             Check.CONFIGURATION,
             None,
-            f"stack {stack_name} has no {ENDPOINT_OUTPUT_KEY} output (it has: "
-            f"{', '.join(sorted(outputs)) or 'none'})",
+            f"stack {stack_name} has no {ENDPOINT_OUTPUT_KEY} output (it has: {', '.join(sorted(outputs)) or 'none'})",
         )
     return str(outputs[ENDPOINT_OUTPUT_KEY])
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--endpoint-name", metavar="NAME", help="the SageMaker endpoint to test")
     target.add_argument(
         "--stack-name",
         metavar="STACK",
-        help=f"read the endpoint name from this CloudFormation stack's {ENDPOINT_OUTPUT_KEY}"
-        " output",
+        help=f"read the endpoint name from this CloudFormation stack's {ENDPOINT_OUTPUT_KEY} output",
     )
     parser.add_argument(
         "--max-ms-per-token",
         type=float,
         default=DEFAULT_MAX_MS_PER_TOKEN,
         metavar="MS",
-        help="fail when a call takes longer per generated token"
-        " (default: %(default)g, the guide's figure)",
+        help="fail when a call takes longer per generated token (default: %(default)g, the guide's figure)",
     )
     add_request_options(parser)
     return parser.parse_args(argv)
@@ -85,9 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Retries are logged as warnings, on stderr: stdout stays the JSON summary alone.
     logging.basicConfig(format="%(levelname)s %(message)s")
     try:
-        endpoint_name = arguments.endpoint_name or endpoint_name_from_stack(
-            arguments.stack_name, arguments.region
-        )
+        endpoint_name = arguments.endpoint_name or endpoint_name_from_stack(arguments.stack_name, arguments.region)
         settings = SmokeTestSettings(
             endpoint_name=endpoint_name,
             max_ms_per_token=arguments.max_ms_per_token,

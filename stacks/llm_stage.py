@@ -19,9 +19,7 @@ class LlmStage(Stage):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
-        super().__init__(
-            scope, construct_id, env=Environment(account=config.account, region=config.region), **kwargs
-        )
+        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region), **kwargs)
         self.config = config
         # Aspects stop at a Stage boundary, and a pipeline synthesizes its stages while it is
         # built: the app's aspects (added before the pipeline) are applied here too, so the

@@ -28,9 +28,7 @@ def add_llm_system(scope: Construct, *, config: AppConfig, name_prefix: str) -> 
     """
     env = Environment(account=config.account, region=config.region)
     storage = StorageStack(scope, f"{name_prefix}Storage", config=config, env=env)
-    workbench = WorkbenchStack(
-        scope, f"{name_prefix}Workbench", config=config, artifacts=storage.artifacts, env=env
-    )
+    workbench = WorkbenchStack(scope, f"{name_prefix}Workbench", config=config, artifacts=storage.artifacts, env=env)
     serving = ServingStack(
         scope,
         f"{name_prefix}Serving",

@@ -29,6 +29,7 @@ SMOKE_TEST_TIMEOUT = Duration.minutes(20)
 # The CDK CLI the project pins: self-mutation deploys with the same CLI a developer uses.
 PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
 
+
 def pinned_cdk_cli_version() -> str:
     return str(json.loads(PACKAGE_JSON.read_text())["devDependencies"]["aws-cdk"])
 
@@ -84,9 +85,7 @@ class PipelineStack(Stack):
             # Privileged: the test suite runs the notebook's lifecycle scripts in a private mount
             # namespace (unshare), which an unprivileged build container may not create.
             synth_code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(
-                    compute_type=codebuild.ComputeType.MEDIUM, privileged=True
-                )
+                build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM, privileged=True)
             ),
             # The developer's test command gates every change; then the app is synthesized with
             # the context this pipeline was synthesized with.

@@ -37,7 +37,11 @@ class ServingStack(Stack):
             max_total_tokens=config.max_total_tokens,
             key=artifacts.key,
             hub_model_id=config.profile.precompiled_hub_id,
-            artifact=ModelArtifact(bucket=artifacts.bucket, prefix=config.artifact_prefix, reader=artifacts.models_reader) if compile_done else None,
+            artifact=ModelArtifact(
+                bucket=artifacts.bucket, prefix=config.artifact_prefix, reader=artifacts.models_reader
+            )
+            if compile_done
+            else None,
         )
         if compile_done:
             # The endpoint may only be created once the notebook has signalled that the

@@ -16,7 +16,9 @@ class ArtifactStore(EncryptedBucket):
     its models/ prefix, declared here so that compute stacks attach a policy instead of importing
     the bucket's ARN into wildcard statements of their own."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, retain: bool, noncurrent_version_days: int, access_log_days: int) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, retain: bool, noncurrent_version_days: int, access_log_days: int
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -37,7 +39,9 @@ class ArtifactStore(EncryptedBucket):
             key_actions=["kms:Decrypt", "kms:GenerateDataKey"],
         )
 
-    def _models_policy(self, construct_id: str, *, object_actions: list[str], key_actions: list[str]) -> iam.ManagedPolicy:
+    def _models_policy(
+        self, construct_id: str, *, object_actions: list[str], key_actions: list[str]
+    ) -> iam.ManagedPolicy:
         models = self.bucket.arn_for_objects(f"{MODELS_PREFIX}*")
         policy = iam.ManagedPolicy(
             self,

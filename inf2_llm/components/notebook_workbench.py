@@ -199,4 +199,3 @@ class NotebookWorkbench(Construct):
                 timeout=str(int(compile_request.timeout.to_seconds())),
             )
             self.compile_done.node.add_dependency(self.notebook)
-

@@ -102,15 +102,11 @@ class SmokeTestSettings:
         if not self.endpoint_name:
             problems.append("the endpoint name is empty")
         if not (math.isfinite(self.max_ms_per_token) and self.max_ms_per_token > 0):
-            problems.append(
-                f"the budget {self.max_ms_per_token} ms per token is not a positive number"
-            )
+            problems.append(f"the budget {self.max_ms_per_token} ms per token is not a positive number")
         if self.max_new_tokens < 1:
             problems.append(f"max new tokens {self.max_new_tokens} is below 1")
         if not all(isinstance(stop, str) and stop for stop in self.stop_sequences):
-            problems.append(
-                f"stop sequences {list(self.stop_sequences)!r} must be non-empty strings"
-            )
+            problems.append(f"stop sequences {list(self.stop_sequences)!r} must be non-empty strings")
         if problems:
             raise SmokeTestFailure(Check.CONFIGURATION, None, "; ".join(problems))
 
@@ -177,21 +173,15 @@ def _field(document: Any, path: Sequence[str | int], kind: type, api: str) -> An
         value = value[step]
     # bool is a subclass of int, and JSON true is no token count.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SmokeTestFailure(
-            Check.SHAPE, api, f"{rendered} is {type(value).__name__}, expected {kind.__name__}"
-        )
+        raise SmokeTestFailure(Check.SHAPE, api, f"{rendered} is {type(value).__name__}, expected {kind.__name__}")
     return value
 
 
 def _completion(api: str, text: str, generated_tokens: int) -> Completion:
     if not text.strip():
-        raise SmokeTestFailure(
-            Check.NON_EMPTY_TEXT, api, f"the model returned no text ({generated_tokens} tokens)"
-        )
+        raise SmokeTestFailure(Check.NON_EMPTY_TEXT, api, f"the model returned no text ({generated_tokens} tokens)")
     if generated_tokens < 1:
-        raise SmokeTestFailure(
-            Check.SHAPE, api, f"{generated_tokens} generated tokens reported for non-empty text"
-        )
+        raise SmokeTestFailure(Check.SHAPE, api, f"{generated_tokens} generated tokens reported for non-empty text")
     return Completion(text=text, generated_tokens=generated_tokens)
 
 
@@ -261,18 +251,12 @@ def invoke(
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "Unknown")
             delay = FIRST_BACKOFF_S * 2 ** (attempt - 1)
-            retry = (
-                code in RETRYABLE_ERROR_CODES
-                and attempt < attempts
-                and clock() + delay <= retry_deadline
-            )
+            retry = code in RETRYABLE_ERROR_CODES and attempt < attempts and clock() + delay <= retry_deadline
             if not retry:
                 message = error.response.get("Error", {}).get("Message", "")
                 plural = "s" if attempt > 1 else ""
                 detail = f"{code} after {attempt} attempt{plural}: {message}"
-                raise SmokeTestFailure(
-                    Check.INVOCATION, api.name, detail[:ERROR_DETAIL_CHARS]
-                ) from error
+                raise SmokeTestFailure(Check.INVOCATION, api.name, detail[:ERROR_DETAIL_CHARS]) from error
             LOGGER.warning(
                 "%s: %s on attempt %d of %d; retrying in %.0f s",
                 api.name,
@@ -285,9 +269,7 @@ def invoke(
             attempt += 1
         except BotoCoreError as error:
             detail = f"{type(error).__name__}: {error}"
-            raise SmokeTestFailure(
-                Check.INVOCATION, api.name, detail[:ERROR_DETAIL_CHARS]
-            ) from error
+            raise SmokeTestFailure(Check.INVOCATION, api.name, detail[:ERROR_DETAIL_CHARS]) from error
 
 
 def parse_body(api: InferenceApi, body: bytes) -> Completion:
@@ -296,9 +278,7 @@ def parse_body(api: InferenceApi, body: bytes) -> Completion:
         document = json.loads(body)
     except ValueError as error:  # also covers bodies that are not UTF-8
         shown = _preview(body.decode("utf-8", errors="replace"))
-        raise SmokeTestFailure(
-            Check.JSON_BODY, api.name, f"the body is not JSON: {shown!r}"
-        ) from error
+        raise SmokeTestFailure(Check.JSON_BODY, api.name, f"the body is not JSON: {shown!r}") from error
     return api.parse_completion(document)
 
 

@@ -62,13 +62,9 @@ def _stop_sequences_from_environment(environ: Mapping[str, str]) -> tuple[str, .
     try:
         stop_sequences = json.loads(raw)
     except ValueError as error:
-        raise SmokeTestFailure(
-            Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not JSON"
-        ) from error
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not JSON") from error
     if not isinstance(stop_sequences, list):
-        raise SmokeTestFailure(
-            Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not a JSON list"
-        )
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not a JSON list")
     return tuple(stop_sequences)
 
 
@@ -79,12 +75,8 @@ def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
         raise SmokeTestFailure(Check.CONFIGURATION, None, "ENDPOINT_NAME is not set")
     return SmokeTestSettings(
         endpoint_name=endpoint_name,
-        max_ms_per_token=_number_from_environment(
-            environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN
-        ),
-        max_new_tokens=_number_from_environment(
-            environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS
-        ),
+        max_ms_per_token=_number_from_environment(environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN),
+        max_new_tokens=_number_from_environment(environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS),
         stop_sequences=_stop_sequences_from_environment(environ),
     )
 

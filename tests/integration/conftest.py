@@ -60,7 +60,15 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("moto") / "server.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.moto_launcher", "--port", str(port), "--max-seconds", str(SERVER_MAX_SECONDS)],
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.moto_launcher",
+                "--port",
+                str(port),
+                "--max-seconds",
+                str(SERVER_MAX_SECONDS),
+            ],
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -78,7 +86,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"moto server not ready after {SERVER_START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
+                    pytest.fail(
+                        f"moto server not ready after {SERVER_START_SECONDS} s:\n{log_path.read_text()[-3000:]}"
+                    )
                 time.sleep(0.2)
         yield endpoint
     finally:
@@ -112,11 +122,7 @@ def cdk_cli(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Cal
     """Runs `npx --no-install cdk ARGS` against the moto server; fails the test on a non-zero exit
     or when the run exceeds its timeout (the whole process group is killed then)."""
     home = tmp_path_factory.mktemp("cli-home")
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "CDK_"))
-    }
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
     environment.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",

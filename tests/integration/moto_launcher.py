@@ -202,7 +202,10 @@ def _accept_key_policy_objects() -> None:
     ) -> Any:
         properties = cloudformation_json["Properties"]
         if not isinstance(properties.get("KeyPolicy"), str):
-            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}}
+            cloudformation_json = {
+                **cloudformation_json,
+                "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])},
+            }
         return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
@@ -324,7 +327,9 @@ def _record_custom_resources_without_running_them() -> None:
     ) -> CustomModel:
         lambda_backend(account_id, region_name).get_function(cloudformation_json["Properties"]["ServiceToken"])
         custom_resource = CustomModel(region_name, str(mock_random.uuid4()), kwargs["LogicalId"], resource_name)
-        cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(custom_resource)
+        cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(
+            custom_resource
+        )
         custom_resource.set_data({})
         return custom_resource
 

@@ -117,7 +117,9 @@ class Rehearsal:
 
     def physical_id(self, stack: str, logical_prefix: str) -> str:
         (match,) = [
-            r.physical_id for r in self.resources if r.stack == f"{STACK_PREFIX}{stack}" and r.logical_id.startswith(logical_prefix)
+            r.physical_id
+            for r in self.resources
+            if r.stack == f"{STACK_PREFIX}{stack}" and r.logical_id.startswith(logical_prefix)
         ]
         return match
 
@@ -143,7 +145,9 @@ def _capture_stacks(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
             # moto lists resource types it does not implement without ids; nothing exists for them.
             if summary.get("PhysicalResourceId"):
                 rehearsal.resources.append(
-                    StackResource(name, summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"])
+                    StackResource(
+                        name, summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"]
+                    )
                 )
 
 
@@ -159,7 +163,9 @@ def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
     seen["key"] = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
     seen["key_rotation"] = kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
 
-    notebook = sagemaker.describe_notebook_instance(NotebookInstanceName=rehearsal.output("Workbench", "NotebookInstanceName"))
+    notebook = sagemaker.describe_notebook_instance(
+        NotebookInstanceName=rehearsal.output("Workbench", "NotebookInstanceName")
+    )
     seen["notebook"] = notebook
     seen["lifecycle"] = sagemaker.describe_notebook_instance_lifecycle_config(
         NotebookInstanceLifecycleConfigName=notebook["NotebookInstanceLifecycleConfigName"]
@@ -175,7 +181,9 @@ def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
         seen["roles"][purpose] = {
             "arn": role_arn,
             "trust": iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"],
-            "managed_policies": [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]],
+            "managed_policies": [
+                p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+            ],
         }
 
 
@@ -203,12 +211,16 @@ def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
         "AWS::IAM::ManagedPolicy": lambda arn: iam.get_policy(PolicyArn=arn),
         "AWS::Logs::LogGroup": log_group,
         "AWS::Lambda::Function": lambda name: lambda_.get_function(FunctionName=name),
-        "AWS::SageMaker::NotebookInstance": lambda arn: sagemaker.describe_notebook_instance(NotebookInstanceName=name_of(arn)),
+        "AWS::SageMaker::NotebookInstance": lambda arn: sagemaker.describe_notebook_instance(
+            NotebookInstanceName=name_of(arn)
+        ),
         "AWS::SageMaker::NotebookInstanceLifecycleConfig": lambda arn: sagemaker.describe_notebook_instance_lifecycle_config(
             NotebookInstanceLifecycleConfigName=name_of(arn)
         ),
         "AWS::SageMaker::Model": lambda arn: sagemaker.describe_model(ModelName=name_of(arn)),
-        "AWS::SageMaker::EndpointConfig": lambda arn: sagemaker.describe_endpoint_config(EndpointConfigName=name_of(arn)),
+        "AWS::SageMaker::EndpointConfig": lambda arn: sagemaker.describe_endpoint_config(
+            EndpointConfigName=name_of(arn)
+        ),
         "AWS::SageMaker::Endpoint": lambda arn: sagemaker.describe_endpoint(EndpointName=name_of(arn)),
     }
 
@@ -271,9 +283,16 @@ def rehearsal(
     # Destroy exactly the assembly that was deployed, without synthesizing it again.
     rehearsal.destroy = cdk_cli("destroy", "--all", "--force", "--app", str(assembly), timeout=DESTROY_TIMEOUT)
     _capture_destroyed(aws, rehearsal)
-    print(f"\nrehearsal[{model_source}]: cdk deploy {deploy.seconds:.1f} s, cdk destroy {rehearsal.destroy.seconds:.1f} s")
+    print(
+        f"\nrehearsal[{model_source}]: cdk deploy {deploy.seconds:.1f} s, cdk destroy {rehearsal.destroy.seconds:.1f} s"
+    )
     _record_times(
-        **{model_source: {"deploy_seconds": round(deploy.seconds, 1), "destroy_seconds": round(rehearsal.destroy.seconds, 1)}}
+        **{
+            model_source: {
+                "deploy_seconds": round(deploy.seconds, 1),
+                "destroy_seconds": round(rehearsal.destroy.seconds, 1),
+            }
+        }
     )
     yield rehearsal
 
@@ -342,7 +361,10 @@ def test_notebook_is_the_guides_inf2_workbench(rehearsal: Rehearsal) -> None:
     assert notebook["VolumeSizeInGB"] == GUIDE_NOTEBOOK_VOLUME_GB
     assert notebook["PlatformIdentifier"] == rehearsal.config.notebook.platform_identifier
     assert notebook["KmsKeyId"] == rehearsal.seen["key"]["KeyId"]
-    assert notebook["NotebookInstanceLifecycleConfigName"] == rehearsal.seen["lifecycle"]["NotebookInstanceLifecycleConfigName"]
+    assert (
+        notebook["NotebookInstanceLifecycleConfigName"]
+        == rehearsal.seen["lifecycle"]["NotebookInstanceLifecycleConfigName"]
+    )
     assert notebook["InstanceMetadataServiceConfiguration"] == {"MinimumInstanceMetadataServiceVersion": "2"}
     assert notebook["RoleArn"] == rehearsal.seen["roles"]["notebook"]["arn"]
     assert notebook["NotebookInstanceStatus"] == "InService"

@@ -127,7 +127,19 @@ class Boot:
         self.log.touch()
         config = {"boot": str(self.directory), "instance": str(self.instance.root), "volume": str(self.instance.volume)}
         self._unshare = subprocess.Popen(
-            ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--", PYTHON, "-S", "-m", "tests.scripts.sandbox", json.dumps(config)],
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--",
+                PYTHON,
+                "-S",
+                "-m",
+                "tests.scripts.sandbox",
+                json.dumps(config),
+            ],
             cwd=REPO_ROOT,
             env={"PATH": SYSTEM_PATH, "PYTHONDONTWRITEBYTECODE": "1"},
             stdout=subprocess.PIPE,
@@ -183,7 +195,9 @@ class Boot:
             text=True,
         )
 
-    def run(self, command: list[str], env: dict[str, str] | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, command: list[str], env: dict[str, str] | None = None, timeout: float = 20
+    ) -> subprocess.CompletedProcess[str]:
         process = self.popen(command, env)
         stdout, stderr = process.communicate(timeout=timeout)
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
@@ -213,7 +227,11 @@ class Boot:
 
     def exports(self) -> list[dict]:
         """The optimum-cli exports started."""
-        return [call for call in self.calls("docker") if call.get("entrypoint") == "optimum-cli" and call.get("phase") == "started"]
+        return [
+            call
+            for call in self.calls("docker")
+            if call.get("entrypoint") == "optimum-cli" and call.get("phase") == "started"
+        ]
 
     def signals(self) -> list[dict]:
         """The bodies PUT to the CloudFormation wait-condition handle."""
@@ -263,7 +281,14 @@ def _init_namespace(boot: str, instance: str, volume: str) -> None:
     mount("--make-rprivate", "/")
     for path in ("/etc", "/var"):
         name = path.strip("/")
-        mount("-t", "overlay", "overlay", "-o", f"lowerdir={path},upperdir={boot}/{name}-upper,workdir={boot}/{name}-work", path)
+        mount(
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={path},upperdir={boot}/{name}-upper,workdir={boot}/{name}-work",
+            path,
+        )
     mount("-t", "tmpfs", "run", "/run")
     mount("-t", "tmpfs", "home", "/home")
     os.makedirs(VOLUME_MOUNT)
@@ -271,7 +296,12 @@ def _init_namespace(boot: str, instance: str, volume: str) -> None:
     mount("-t", "tmpfs", "opt", "/opt")
     os.makedirs("/opt/ml/metadata")
     Path("/opt/ml/metadata/resource-metadata.json").write_text(
-        json.dumps({"ResourceName": NOTEBOOK_NAME, "ResourceArn": f"arn:aws:sagemaker:us-west-2:123456789012:notebook-instance/{NOTEBOOK_NAME}"})
+        json.dumps(
+            {
+                "ResourceName": NOTEBOOK_NAME,
+                "ResourceArn": f"arn:aws:sagemaker:us-west-2:123456789012:notebook-instance/{NOTEBOOK_NAME}",
+            }
+        )
     )
     mount("--bind", f"{boot}/meminfo", "/proc/meminfo")
     mount("--bind", instance, instance)

@@ -59,7 +59,9 @@ def write(path: str, content: str) -> None:
 
 def files_under(root: str) -> list[str]:
     """Paths of the files under root, relative to it, sorted."""
-    return sorted(os.path.relpath(os.path.join(folder, name), root) for folder, _, names in os.walk(root) for name in names)
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root) for folder, _, names in os.walk(root) for name in names
+    )
 
 
 # --- docker, and the daemon systemctl controls ---

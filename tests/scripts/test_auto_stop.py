@@ -24,11 +24,19 @@ def jupyter_time(minutes_ago: float) -> str:
 
 
 def sessions(state: str, minutes_ago: float) -> str:
-    kernel = {"id": "k1", "name": "python3", "execution_state": state, "last_activity": jupyter_time(minutes_ago), "connections": 1}
+    kernel = {
+        "id": "k1",
+        "name": "python3",
+        "execution_state": state,
+        "last_activity": jupyter_time(minutes_ago),
+        "connections": 1,
+    }
     return json.dumps([{"id": "s1", "path": "01-deploy.ipynb", "type": "notebook", "kernel": kernel}])
 
 
-def run_timer(boot: Boot, *, started_minutes_ago: int = 2 * IDLE_MINUTES, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_timer(
+    boot: Boot, *, started_minutes_ago: int = 2 * IDLE_MINUTES, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Runs the timer's service once, the instance having started `started_minutes_ago`; returns the stops it asked for."""
     boot.run(["touch", "-d", f"{started_minutes_ago} minutes ago", f"{INSTALL_DIR}/settings.sh"])
     service = boot.etc("systemd/system/inf2-llm-auto-stop.service").read_text()
@@ -61,7 +69,11 @@ def test_stops_an_idle_notebook(notebook: Boot) -> None:
     [
         (2 * IDLE_MINUTES, {"FAKE_JUPYTER_SESSIONS": sessions("busy", 2 * IDLE_MINUTES)}, "Idle for 0s"),
         (2 * IDLE_MINUTES, {"FAKE_JUPYTER_SESSIONS": sessions("idle", IDLE_MINUTES // 2)}, "not stopping"),
-        (2 * IDLE_MINUTES, {"FAKE_JUPYTER_TERMINALS": json.dumps([{"name": "1", "last_activity": jupyter_time(IDLE_MINUTES // 2)}])}, "not stopping"),
+        (
+            2 * IDLE_MINUTES,
+            {"FAKE_JUPYTER_TERMINALS": json.dumps([{"name": "1", "last_activity": jupyter_time(IDLE_MINUTES // 2)}])},
+            "not stopping",
+        ),
         (IDLE_MINUTES // 2, {}, "not stopping"),
         (2 * IDLE_MINUTES, {"FAKE_JUPYTER_DOWN": "1"}, "Jupyter did not answer"),
     ],

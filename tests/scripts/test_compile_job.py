@@ -86,7 +86,13 @@ def test_upload_follows_compile_and_marker_comes_last(compiled: tuple[str, Boot]
     assert writes[-1] == s3_uri(profile) + COMPLETION_MARKER
     assert sorted(writes[:-1]) == [
         s3_uri(profile) + name
-        for name in ("checkpoint/config.json", "checkpoint/model.safetensors", "compiled/model.neff", "config.json", "manifest.json")
+        for name in (
+            "checkpoint/config.json",
+            "checkpoint/model.safetensors",
+            "compiled/model.neff",
+            "config.json",
+            "manifest.json",
+        )
     ]
 
 
@@ -96,9 +102,21 @@ def test_manifest_lists_what_was_uploaded(compiled: tuple[str, Boot]) -> None:
     model_id, auto_cast_type = PROFILES[profile]
     prefix = boot.instance.s3 / BUCKET / "models" / profile
     manifest = json.loads((prefix / COMPLETION_MARKER).read_text())
-    assert manifest["model_id"] == model_id and manifest["revision"] == MODEL_REVISION and manifest["image"] == IMAGE_URI
-    assert manifest["settings"] == {"batch_size": 4, "sequence_length": 4096, "auto_cast_type": auto_cast_type, "num_cores": 2}
-    assert {entry["path"] for entry in manifest["files"]} == {"checkpoint/config.json", "checkpoint/model.safetensors", "compiled/model.neff", "config.json"}
+    assert (
+        manifest["model_id"] == model_id and manifest["revision"] == MODEL_REVISION and manifest["image"] == IMAGE_URI
+    )
+    assert manifest["settings"] == {
+        "batch_size": 4,
+        "sequence_length": 4096,
+        "auto_cast_type": auto_cast_type,
+        "num_cores": 2,
+    }
+    assert {entry["path"] for entry in manifest["files"]} == {
+        "checkpoint/config.json",
+        "checkpoint/model.safetensors",
+        "compiled/model.neff",
+        "config.json",
+    }
     for entry in manifest["files"]:
         content = (prefix / entry["path"]).read_bytes()
         assert (entry["size"], entry["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
@@ -126,7 +144,11 @@ def test_progress_is_visible(compiled: tuple[str, Boot]) -> None:
     messages = boot.cloudwatch_messages()
     assert messages[0] == "adding swap space for the compiler"
     assert messages[-1] == f"SUCCESS: compiled model in {s3_uri(profile)}"
-    [stream] = {call["argv"][call["argv"].index("--log-stream-name") + 1] for call in boot.calls("aws") if call["argv"][0] == "logs"}
+    [stream] = {
+        call["argv"][call["argv"].index("--log-stream-name") + 1]
+        for call in boot.calls("aws")
+        if call["argv"][0] == "logs"
+    }
     assert stream == "inf2-llm-workbench-notebook/compile"
 
 
@@ -143,7 +165,9 @@ def test_hook_returns_while_the_compile_continues(instance: NotebookInstance) ->
     assert [signal["Status"] for signal in boot.signals()] == ["SUCCESS"]
 
 
-def test_pull_failing_every_time_fails_without_compiling(start_instance: StartInstance, instance: NotebookInstance) -> None:
+def test_pull_failing_every_time_fails_without_compiling(
+    start_instance: StartInstance, instance: NotebookInstance
+) -> None:
     """A registry outage must end in a prompt FAILURE with its reason, not a stack waiting for hours."""
     boot, _ = start_instance(hook_settings("bllossom-8b"), FAKE_DOCKER_PULL_FAIL="always")
     assert failure_signal(boot) == f"docker pull of {IMAGE_URI} failed 3 times"
@@ -167,14 +191,18 @@ def test_compile_failure_fails_without_marker(start_instance: StartInstance, ins
     assert not (instance.state_dir / "compile.done").exists()
 
 
-def test_full_disk_during_upload_fails_without_marker(start_instance: StartInstance, instance: NotebookInstance) -> None:
+def test_full_disk_during_upload_fails_without_marker(
+    start_instance: StartInstance, instance: NotebookInstance
+) -> None:
     """Half an upload must not be served: no marker, and the stack hears FAILURE."""
     boot, _ = start_instance(hook_settings("bllossom-8b"), FAKE_S3_DISK_FULL="1")
     assert failure_signal(boot) == f"upload to {s3_uri('bllossom-8b')} failed"
     assert len(s3_writes(boot)) == 1 and not marker_uploaded(instance, "bllossom-8b")
 
 
-def test_restart_after_success_does_not_compile_again(start_instance: StartInstance, instance: NotebookInstance) -> None:
+def test_restart_after_success_does_not_compile_again(
+    start_instance: StartInstance, instance: NotebookInstance
+) -> None:
     """Every start runs the hook; recompiling each time would cost 40 minutes of an inf2 per start."""
     settings = hook_settings("bllossom-8b")
     start_instance(settings)
@@ -217,8 +245,12 @@ def test_two_starts_at_once_compile_once(instance: NotebookInstance) -> None:
 
 def test_hf_token_is_used_but_never_shown(start_instance: StartInstance, instance: NotebookInstance) -> None:
     """A Hub write token on a command line or in a log can be read by anyone with access to either."""
-    boot, hook = start_instance(hook_settings("bllossom-8b", hf_token_secret_id=HF_TOKEN_SECRET_ID), FAKE_HF_TOKEN=HF_TOKEN)
-    hub_calls = [call for call in boot.calls("docker") if call["argv"][0] == "run" and call["entrypoint"] != "optimum-cli"]
+    boot, hook = start_instance(
+        hook_settings("bllossom-8b", hf_token_secret_id=HF_TOKEN_SECRET_ID), FAKE_HF_TOKEN=HF_TOKEN
+    )
+    hub_calls = [
+        call for call in boot.calls("docker") if call["argv"][0] == "run" and call["entrypoint"] != "optimum-cli"
+    ]
     assert hub_calls and all(call["hf_token_passed"] for call in hub_calls)
     [secret_read] = [call for call in boot.calls("aws") if call["argv"][0] == "secretsmanager"]
     assert secret_read["argv"][secret_read["argv"].index("--secret-id") + 1] == HF_TOKEN_SECRET_ID
@@ -249,7 +281,10 @@ def test_failed_publishing_keeps_the_success(start_instance: StartInstance, inst
     boot, _ = start_instance(settings, FAKE_HF_TOKEN=HF_TOKEN, FAKE_HF_UPLOAD_EXIT="1")
     assert [signal["Status"] for signal in boot.signals()] == ["SUCCESS"]
     assert instance.status().startswith("SUCCESS")
-    assert f"publishing to {PUBLISH_REPO} failed (exit status 1); the S3 artifact is unaffected" in boot.cloudwatch_messages()
+    assert (
+        f"publishing to {PUBLISH_REPO} failed (exit status 1); the S3 artifact is unaffected"
+        in boot.cloudwatch_messages()
+    )
 
 
 def test_publishing_without_token_is_skipped(start_instance: StartInstance) -> None:
@@ -257,7 +292,10 @@ def test_publishing_without_token_is_skipped(start_instance: StartInstance) -> N
     boot, _ = start_instance(hook_settings("bllossom-8b", publish_repo=PUBLISH_REPO))
     assert not [call for call in boot.calls("docker") if call.get("args", [""])[0] == "upload"]
     assert [signal["Status"] for signal in boot.signals()] == ["SUCCESS"]
-    assert f"not publishing to {PUBLISH_REPO}: publishing needs the Hugging Face token secret" in boot.cloudwatch_messages()
+    assert (
+        f"not publishing to {PUBLISH_REPO}: publishing needs the Hugging Face token secret"
+        in boot.cloudwatch_messages()
+    )
 
 
 def test_cloudwatch_outage_does_not_fail_the_compile(start_instance: StartInstance) -> None:

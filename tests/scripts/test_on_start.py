@@ -13,7 +13,9 @@ DOCKER_DATA_ROOT = f"{VOLUME_MOUNT}/docker-data"
 
 
 def docker_root_dirs(boot: Boot) -> list[str]:
-    return [line.split(": ", 1)[1] for line in boot.run(["docker", "info"]).stdout.splitlines() if "Docker Root Dir" in line]
+    return [
+        line.split(": ", 1)[1] for line in boot.run(["docker", "info"]).stdout.splitlines() if "Docker Root Dir" in line
+    ]
 
 
 def test_docker_moves_to_the_volume_in_order(instance: NotebookInstance) -> None:
@@ -23,7 +25,11 @@ def test_docker_moves_to_the_volume_in_order(instance: NotebookInstance) -> None
         assert hook.returncode == 0, hook.stderr
         assert docker_root_dirs(boot) == [DOCKER_DATA_ROOT]
     docker_calls = [(call["argv"], call["daemon_json"]) for call in boot.calls("systemctl") if "docker" in call["argv"]]
-    assert [argv for argv, _ in docker_calls] == [["stop", "docker", "docker.socket"], ["enable", "docker"], ["start", "docker"]]
+    assert [argv for argv, _ in docker_calls] == [
+        ["stop", "docker", "docker.socket"],
+        ["enable", "docker"],
+        ["start", "docker"],
+    ]
     daemon_json_at = [json.loads(content)["data-root"] if content else None for _, content in docker_calls]
     assert daemon_json_at == [None, DOCKER_DATA_ROOT, DOCKER_DATA_ROOT]
     assert json.loads(boot.etc("docker/daemon.json").read_text()) == {"data-root": DOCKER_DATA_ROOT}
@@ -36,7 +42,10 @@ def test_existing_daemon_json_settings_are_kept(instance: NotebookInstance) -> N
     boot.etc("docker/daemon.json").write_text('{"log-driver": "journald", "data-root": "/var/lib/docker"}')
     with boot:
         assert boot.run_hook(render_on_start(hook_settings(None))).returncode == 0
-    assert json.loads(boot.etc("docker/daemon.json").read_text()) == {"log-driver": "journald", "data-root": DOCKER_DATA_ROOT}
+    assert json.loads(boot.etc("docker/daemon.json").read_text()) == {
+        "log-driver": "journald",
+        "data-root": DOCKER_DATA_ROOT,
+    }
 
 
 def test_rerun_leaves_a_relocated_docker_running(instance: NotebookInstance) -> None:
@@ -59,7 +68,10 @@ def test_auto_stop_timer_is_installed(instance: NotebookInstance) -> None:
     assert f"ExecStart={INSTALL_DIR}/auto-stop.sh\n" in service
     assert "after 45 idle minutes" in service
     assert "OnUnitActiveSec=5min\n" in timer and "WantedBy=timers.target\n" in timer
-    assert [call["argv"] for call in boot.calls("systemctl")][-2:] == [["daemon-reload"], ["enable", "--now", "inf2-llm-auto-stop.timer"]]
+    assert [call["argv"] for call in boot.calls("systemctl")][-2:] == [
+        ["daemon-reload"],
+        ["enable", "--now", "inf2-llm-auto-stop.timer"],
+    ]
 
 
 def test_sandbox_leaves_the_host_alone(instance: NotebookInstance) -> None:

@@ -21,10 +21,14 @@ def bash_syntax_ok(script: str) -> bool:
     return subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
 
 
-@pytest.mark.parametrize("profile", ["bllossom-8b", "qwen2.5-7b-instruct", None], ids=["bllossom-8b", "qwen2.5-7b-instruct", "hub"])
+@pytest.mark.parametrize(
+    "profile", ["bllossom-8b", "qwen2.5-7b-instruct", None], ids=["bllossom-8b", "qwen2.5-7b-instruct", "hub"]
+)
 def test_hooks_fit_sagemakers_size_limit(profile: str | None) -> None:
     """SageMaker rejects a lifecycle hook over 16384 base64 characters, failing the whole deployment."""
-    settings = hook_settings(profile, hf_token_secret_id=HF_TOKEN_SECRET_ID, publish_repo=PUBLISH_REPO if profile else "")
+    settings = hook_settings(
+        profile, hf_token_secret_id=HF_TOKEN_SECRET_ID, publish_repo=PUBLISH_REPO if profile else ""
+    )
     for hook in (render_on_start(settings), render_on_create(settings)):
         assert len(base64.b64encode(hook.encode())) <= HOOK_SIZE_LIMIT
 
@@ -35,10 +39,23 @@ def test_cdk_tokens_pass_through_verbatim() -> None:
     tokens = iter(range(100, 200))
     settings = dataclasses.replace(
         settings,
-        **{field: TOKEN.format(next(tokens)) for field in ("region", "image_uri", "artifact_bucket", "log_group_name", "hf_token_secret_id")},
+        **{
+            field: TOKEN.format(next(tokens))
+            for field in ("region", "image_uri", "artifact_bucket", "log_group_name", "hf_token_secret_id")
+        },
         compile_job=dataclasses.replace(
             settings.compile_job,
-            **{field: TOKEN.format(next(tokens)) for field in ("model_id", "profile", "auto_cast_type", "artifact_prefix", "wait_handle_url", "publish_repo")},
+            **{
+                field: TOKEN.format(next(tokens))
+                for field in (
+                    "model_id",
+                    "profile",
+                    "auto_cast_type",
+                    "artifact_prefix",
+                    "wait_handle_url",
+                    "publish_repo",
+                )
+            },
         ),
     )
     hook = render_on_start(settings)

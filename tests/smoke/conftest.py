@@ -21,9 +21,7 @@ sys.path.insert(0, str(SMOKE_TEST_LAMBDA))
 @pytest.fixture(scope="session")
 def handler_module() -> ModuleType:
     """handler.py under a unique module name, so another Lambda's handler.py cannot shadow it."""
-    spec = importlib.util.spec_from_file_location(
-        "smoke_test_lambda_handler", SMOKE_TEST_LAMBDA / "handler.py"
-    )
+    spec = importlib.util.spec_from_file_location("smoke_test_lambda_handler", SMOKE_TEST_LAMBDA / "handler.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

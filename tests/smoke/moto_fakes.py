@@ -47,9 +47,7 @@ def queue_bodies(moto_url: str, *bodies: str) -> None:
     )
 
 
-def generate_body(
-    text: str = "딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128
-) -> str:
+def generate_body(text: str = "딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
     """What TGI on SageMaker answers a generate request with details=true."""
     return json.dumps(
         [
@@ -62,9 +60,7 @@ def generate_body(
     )
 
 
-def chat_body(
-    content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100
-) -> str:
+def chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
     """What TGI on SageMaker answers a messages request with."""
     return json.dumps(
         {
@@ -110,9 +106,7 @@ class InvocationTap:
         self.client = client
         self.sent_bodies: list[dict[str, Any]] = []
         self._errors: list[tuple[int, str, str]] = []
-        client.meta.events.register(
-            "before-send.sagemaker-runtime.InvokeEndpoint", self._before_send
-        )
+        client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", self._before_send)
 
     @property
     def calls(self) -> int:
@@ -129,9 +123,7 @@ class InvocationTap:
             return None
         status, code, message = self._errors.pop(0)
         body = json.dumps({"message": message}).encode("utf-8")
-        headers = HTTPHeaders.from_dict(
-            {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
-        )
+        headers = HTTPHeaders.from_dict({"x-amzn-ErrorType": code, "Content-Type": "application/json"})
         return AWSResponse(request.url, status, headers, _Body(body))
 
 
@@ -145,9 +137,7 @@ MODEL_ERROR = (
 NOT_FOUND = (400, "ValidationError", "Endpoint missing of account 123456789012 not found.")
 
 
-def run_script(
-    script: str, *arguments: str, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
+def run_script(script: str, *arguments: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run a script under scripts/ as a developer would, with the test's AWS environment.
 
     Output is decoded without newline translation, so a progress line's carriage returns stay.

@@ -26,9 +26,7 @@ def test_short_run_reports_positive_figures(aws_environment: str) -> None:
     # Concurrent first calls may each take a queued body before moto remembers the answer.
     queue_bodies(aws_environment, *[generate_body(tokens=128)] * 4)
 
-    result = run_script(
-        SCRIPT, "--endpoint-name", ENDPOINT, "--duration", "2", "--concurrency", "2"
-    )
+    result = run_script(SCRIPT, "--endpoint-name", ENDPOINT, "--duration", "2", "--concurrency", "2")
 
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -47,9 +45,7 @@ def test_run_without_a_success_exits_non_zero(aws_environment: str) -> None:
     """A benchmark of a broken endpoint must not look like a fast one to a script reading it."""
     queue_bodies(aws_environment, "not json")
 
-    result = run_script(
-        SCRIPT, "--endpoint-name", ENDPOINT, "--duration", "1", "--concurrency", "1"
-    )
+    result = run_script(SCRIPT, "--endpoint-name", ENDPOINT, "--duration", "1", "--concurrency", "1")
 
     assert result.returncode == 1
     assert "benchmark failed: no request succeeded" in result.stderr

@@ -74,17 +74,13 @@ def run_handler(
     return summary
 
 
-def expect_failure(
-    handler_module: ModuleType, tap: InvocationTap, **kwargs: Any
-) -> SmokeTestFailure:
+def expect_failure(handler_module: ModuleType, tap: InvocationTap, **kwargs: Any) -> SmokeTestFailure:
     with pytest.raises(SmokeTestFailure) as raised:
         run_handler(handler_module, tap, **kwargs)
     return raised.value
 
 
-def test_healthy_endpoint_passes_with_only_the_environment(
-    handler_module: ModuleType, aws_environment: str
-) -> None:
+def test_healthy_endpoint_passes_with_only_the_environment(handler_module: ModuleType, aws_environment: str) -> None:
     """Lambda calls handler(event, context) alone: its default client and clock must do the job."""
     queue_bodies(aws_environment, generate_body(tokens=128), chat_body(tokens=100))
 
@@ -160,9 +156,7 @@ def test_stop_is_left_out_when_no_stop_sequence_is_configured(
     assert "stop" not in messages_request
 
 
-def test_model_error_fails_at_once_without_retry(
-    handler_module: ModuleType, tap: InvocationTap
-) -> None:
+def test_model_error_fails_at_once_without_retry(handler_module: ModuleType, tap: InvocationTap) -> None:
     """A ModelError is the container's answer: a retry doubles the load and delays the alarm."""
     tap.script_errors(MODEL_ERROR)
     sleeps: list[float] = []
@@ -228,9 +222,7 @@ def test_retries_are_bounded(handler_module: ModuleType, tap: InvocationTap) -> 
     assert sleeps == [FIRST_BACKOFF_S * 2**retry for retry in range(MAX_ATTEMPTS - 1)]
 
 
-def test_no_retry_starts_after_the_retry_window(
-    handler_module: ModuleType, tap: InvocationTap
-) -> None:
+def test_no_retry_starts_after_the_retry_window(handler_module: ModuleType, tap: InvocationTap) -> None:
     """Slow throttled attempts must not add up past the Lambda timeout: time bounds retries too."""
     tap.script_errors(*[THROTTLED] * MAX_ATTEMPTS)
     sleeps: list[float] = []
@@ -251,9 +243,7 @@ def test_body_that_is_not_json_fails_the_json_check(
     failure = expect_failure(handler_module, tap)
 
     assert failure.check is Check.JSON_BODY
-    assert str(failure) == (
-        "generate: JSON body check failed: the body is not JSON: '<html>502 Bad Gateway</html>'"
-    )
+    assert str(failure) == ("generate: JSON body check failed: the body is not JSON: '<html>502 Bad Gateway</html>'")
 
 
 @pytest.mark.parametrize(
@@ -271,14 +261,12 @@ def test_body_that_is_not_json_fails_the_json_check(
         ),
         pytest.param(
             [json.dumps([{"generated_text": "딥러닝", "details": {"generated_tokens": "3"}}])],
-            "generate: response shape check failed:"
-            " [0].details.generated_tokens is str, expected int",
+            "generate: response shape check failed: [0].details.generated_tokens is str, expected int",
             id="generate-token-count-not-a-number",
         ),
         pytest.param(
             [generate_body(), json.dumps({**json.loads(chat_body()), "object": "text_completion"})],
-            "messages: response shape check failed:"
-            " object is 'text_completion', expected 'chat.completion'",
+            "messages: response shape check failed: object is 'text_completion', expected 'chat.completion'",
             id="messages-wrong-object",
         ),
         pytest.param(
@@ -337,9 +325,7 @@ def test_empty_text_fails_the_non_empty_text_check(
     failure = expect_failure(handler_module, tap)
 
     assert failure.check is Check.NON_EMPTY_TEXT
-    assert str(failure).startswith(
-        f"{api}: non-empty text check failed: the model returned no text"
-    )
+    assert str(failure).startswith(f"{api}: non-empty text check failed: the model returned no text")
 
 
 def test_slow_endpoint_fails_the_time_per_token_check(

@@ -72,9 +72,7 @@ def test_budget_option_is_applied(aws_environment: str) -> None:
     """--max-ms-per-token must reach the check, or a tighter budget would silently be ignored."""
     queue_bodies(aws_environment, generate_body(), chat_body())
 
-    result = run_script(
-        SCRIPT, "--endpoint-name", "workstation-endpoint", "--max-ms-per-token", "1e-9"
-    )
+    result = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint", "--max-ms-per-token", "1e-9")
 
     assert result.returncode == 1
     assert "generate: time per token check failed" in result.stderr

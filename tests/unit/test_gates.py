@@ -88,14 +88,20 @@ def test_shellcheck_is_clean() -> None:
     scripts = _shell_scripts()
     assert PROJECT_ROOT / ".ci" / "run" in scripts
     assert PROJECT_ROOT / "scripts" / "dev.sh" in scripts
-    result = subprocess.run(["shellcheck", "--external-sources", *map(str, scripts)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["shellcheck", "--external-sources", *map(str, scripts)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ruff_is_clean() -> None:
-    """Unused imports, undefined names and unsorted imports are caught before review."""
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_is_clean(command: list[str]) -> None:
+    """Unused imports, undefined names, unsorted imports and unformatted code are caught before review."""
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ruff"), "check", str(PROJECT_ROOT)], capture_output=True, text=True, check=False
+        [str(Path(sys.executable).parent / "ruff"), *command, str(PROJECT_ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -150,7 +150,9 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
     """The smoke test must call the endpoint this stage just deployed, after it deployed: the
     name comes from the stage's serving stack output, not from a guess."""
     actions = pipeline_app.stage(stage)["Actions"]
-    (serving,) = [a for a in actions if a["Configuration"].get("StackName") == f"{stage}-Inf2Llm-Serving" and "Namespace" in a]
+    (serving,) = [
+        a for a in actions if a["Configuration"].get("StackName") == f"{stage}-Inf2Llm-Serving" and "Namespace" in a
+    ]
     (smoke,) = [a for a in actions if a["Name"] == "SmokeTest"]
     assert smoke["RunOrder"] > max(a["RunOrder"] for a in actions if a["ActionTypeId"]["Category"] == "Deploy")
     assert json.loads(smoke["Configuration"]["EnvironmentVariables"]) == [
@@ -222,7 +224,12 @@ def test_pipeline_artifacts_are_encrypted_logged_and_tls_only(pipeline_app: Pipe
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     bucket_id = pipeline_app.pipeline["Properties"]["ArtifactStore"]["Location"]["Ref"]
     bucket = template.find_resources("AWS::S3::Bucket")[bucket_id]["Properties"]
-    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert (
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "aws:kms"
+    )
     assert "DestinationBucketName" in bucket["LoggingConfiguration"]
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",

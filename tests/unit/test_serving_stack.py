@@ -104,11 +104,29 @@ def test_no_physical_names(synth) -> None:
 def test_execution_role_is_least_privilege(synth) -> None:
     """The endpoint role pulls one image, reads models/ (compile only) and writes endpoint logs."""
     hub = synth(HUB).template(SERVING)
-    roles = hub.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}}})
+    roles = hub.find_resources(
+        "AWS::IAM::Role",
+        {
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]
+                }
+            }
+        },
+    )
     (hub_role,) = roles.values()
     assert "ManagedPolicyArns" not in hub_role["Properties"], "the hub model reads nothing from the bucket"
     compiled = synth(COMPILE).template(SERVING)
-    (compile_role,) = compiled.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}}}).values()
+    (compile_role,) = compiled.find_resources(
+        "AWS::IAM::Role",
+        {
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]
+                }
+            }
+        },
+    ).values()
     (reader,) = compile_role["Properties"]["ManagedPolicyArns"]
     assert "ArtifactsModelsReader" in reader["Fn::ImportValue"]
     document = json.dumps(compiled.find_resources("AWS::IAM::Policy"))
@@ -122,7 +140,11 @@ def test_alarms_watch_errors_and_latency(synth) -> None:
     for metric in ("Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"):
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
-            {"MetricName": metric, "Namespace": "AWS/SageMaker", "Dimensions": Match.array_with([Match.object_like({"Name": "EndpointName"})])},
+            {
+                "MetricName": metric,
+                "Namespace": "AWS/SageMaker",
+                "Dimensions": Match.array_with([Match.object_like({"Name": "EndpointName"})]),
+            },
         )
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "Threshold": 60_000_000})
 
@@ -137,7 +159,14 @@ def test_autoscaling_only_when_asked(synth) -> None:
     )
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
-        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 20, "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})},
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "TargetValue": 20,
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                }
+            )
+        },
     )
 
 
@@ -164,7 +193,9 @@ def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
 def test_smoke_test_can_only_invoke_this_endpoint(synth) -> None:
     """A smoke test that could do more than call one endpoint would be a privilege for an attacker."""
     template = synth(HUB).template(SERVING)
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^SmokeTestRole")}]}})
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^SmokeTestRole")}]}}
+    )
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     invoke = [s for s in statements if "sagemaker" in str(s["Action"])]
     assert len(invoke) == 1
