@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from inf2_llm.components.container_image import ContainerImage
-from inf2_llm.components.nag import acknowledge_wildcard_resource
+from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import EndpointSettings
 from inf2_llm.profiles import NeuronCompilation
 
@@ -72,32 +72,16 @@ class ModelEndpoint(Construct):
         artifact: ModelArtifact | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
 
-        self.role = iam.Role(
+        self.role = sagemaker_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Endpoint: pull the TGI Neuron image, read the compiled model, write its logs",
-        )
-        image.grant_pull(self.role)
-        endpoint_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/Endpoints/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[endpoint_logs],
-            )
-        )
-        acknowledge_wildcard_resource(
-            self.role,
-            endpoint_logs,
-            reason="SageMaker names an endpoint's log group after the endpoint, and CloudFormation generates "
-            "that name only after this role must exist; the grant covers SageMaker endpoint log groups only.",
+            image=image,
+            log_groups="/aws/sagemaker/Endpoints/*",
+            log_groups_reason="SageMaker names an endpoint's log group after the endpoint, and CloudFormation "
+            "generates that name only after this role must exist; the grant covers SageMaker endpoint log "
+            "groups only.",
         )
 
         model_data_source = None
@@ -168,26 +152,26 @@ class ModelEndpoint(Construct):
         )
 
     def _add_alarms(self, settings: EndpointSettings) -> None:
-        self.server_errors_alarm = self._variant_metric("Invocation5XXErrors", "Sum").create_alarm(
-            self,
-            "ServerErrorsAlarm",
-            alarm_description="The endpoint answered with 5XX errors",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        errors = (
+            ("ServerErrorsAlarm", "Invocation5XXErrors", "The endpoint answered with 5XX errors"),
+            # InvokeEndpoint reports a failing model container (ModelError) as a 4XX.
+            (
+                "ModelErrorsAlarm",
+                "Invocation4XXErrors",
+                "The model container failed requests (ModelError) or rejected them",
+            ),
         )
-        # InvokeEndpoint reports a failing model container (ModelError) as a 4XX.
-        self.model_errors_alarm = self._variant_metric("Invocation4XXErrors", "Sum").create_alarm(
-            self,
-            "ModelErrorsAlarm",
-            alarm_description="The model container failed requests (ModelError) or rejected them",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        self.latency_alarm = self._variant_metric("ModelLatency", "Average").create_alarm(
+        for alarm_id, metric_name, description in errors:
+            self._variant_metric(metric_name, "Sum").create_alarm(
+                self,
+                alarm_id,
+                alarm_description=description,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        self._variant_metric("ModelLatency", "Average").create_alarm(
             self,
             "LatencyAlarm",
             alarm_description=f"Average model latency above {settings.latency_alarm_seconds} s",

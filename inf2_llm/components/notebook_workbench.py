@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from aws_cdk import (
     Acknowledgment,
-    ArnFormat,
     CfnWaitCondition,
     CfnWaitConditionHandle,
     Duration,
@@ -25,6 +24,7 @@ from constructs import Construct
 
 from inf2_llm.components.container_image import ContainerImage
 from inf2_llm.components.nag import acknowledge_wildcard_resource
+from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import NotebookSettings
 from inf2_llm.lifecycle import CompileJob, NotebookHookSettings, render_on_create, render_on_start
 from inf2_llm.profiles import ModelProfile, NeuronCompilation
@@ -66,34 +66,18 @@ class NotebookWorkbench(Construct):
         stack = Stack.of(self)
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
-        self.role = iam.Role(
+        self.role = sagemaker_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Notebook: pull the TGI Neuron image, compile the model, store it under models/",
+            image=image,
+            # SageMaker writes the lifecycle hooks' own output here, under the notebook's role.
+            log_groups="/aws/sagemaker/NotebookInstances:*",
+            log_groups_reason="SageMaker writes lifecycle-hook output to streams it names after the notebook "
+            "in this one log group; ':*' is the log-stream part of the group's own ARN.",
         )
-        image.grant_pull(self.role)
         self.role.add_managed_policy(models_writer)
         self.log_group.grant_write(self.role)
-        # SageMaker writes the lifecycle hooks' own output here, under the notebook's role.
-        lifecycle_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/NotebookInstances:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[lifecycle_logs],
-            )
-        )
-        acknowledge_wildcard_resource(
-            self.role,
-            lifecycle_logs,
-            reason="SageMaker writes lifecycle-hook output to streams it names after the notebook in this one "
-            "log group; ':*' is the log-stream part of the group's own ARN.",
-        )
         hf_token_secret_id = ""
         if hf_token_secret_name:
             secret = secretsmanager.Secret.from_secret_name_v2(self, "HfToken", hf_token_secret_name)
