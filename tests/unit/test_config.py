@@ -3,10 +3,13 @@ refuse after a 15-minute deploy, and names the key, the value and what is allowe
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from inf2_llm.config import DEFAULT_IMAGE_TAG, KEYS, ConfigError, load_config
 from inf2_llm.profiles import PROFILES
+from tests.unit.conftest import PROJECT_ROOT
 
 COMPILE = {"model_source": "compile"}
 
@@ -130,3 +133,19 @@ def test_every_key_has_a_default_and_a_description() -> None:
     """The README's table is generated from these; a key without them would be undocumented."""
     for key in KEYS:
         assert key.description.strip(), key.name
+
+
+def test_smoke_test_defaults_match_the_handlers() -> None:
+    """The Lambda cannot import the configuration, so it keeps its own defaults for a bare run;
+    they must be the same as the configuration's, or the two smoke tests judge differently."""
+    spec = importlib.util.spec_from_file_location(
+        "endpoint_checks", PROJECT_ROOT / "lambda" / "smoke_test" / "endpoint_checks.py"
+    )
+    assert spec and spec.loader
+    checks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checks)
+    defaults = load_config({}).smoke_test
+    assert (defaults.max_ms_per_token, defaults.max_new_tokens) == (
+        checks.DEFAULT_MAX_MS_PER_TOKEN,
+        checks.DEFAULT_MAX_NEW_TOKENS,
+    )

@@ -182,7 +182,7 @@ def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
                 "Variables": {
                     "ENDPOINT_NAME": {"Fn::GetAtt": [Match.string_like_regexp("^ModelEndpoint"), "EndpointName"]},
                     "MAX_MS_PER_TOKEN": "49",
-                    "MAX_NEW_TOKENS": "128",
+                    "MAX_NEW_TOKENS": "512",
                     "STOP_SEQUENCES": '["<|im_end|>"]',
                 }
             },
