@@ -9,6 +9,9 @@ synth, because the container only reports it after a 15-minute deploy and a roll
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,9 +104,16 @@ class AppConfig:
         return self.model_source == "compile"
 
     @property
+    def compile_identity(self) -> str:
+        """Names one compiled artifact: model, image and compile settings, hashed."""
+        settings = [self.profile.model_id, self.image_tag, dataclasses.asdict(self.compilation)]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
     def artifact_prefix(self) -> str:
-        """Where the compiled model lives in the artifact bucket."""
-        return f"models/{self.profile.name}/"
+        """Where the compiled model lives: one prefix per identity, so that the endpoint can only
+        load a model compiled for the image and settings it runs with."""
+        return f"models/{self.profile.name}/{self.compile_identity}/"
 
 
 # --- parsers: each takes (key, raw value) and returns the typed value or raises ConfigError ---

@@ -33,6 +33,7 @@ class WorkbenchStack(Stack):
                     profile=config.profile,
                     compilation=config.compilation,
                     artifact_prefix=config.artifact_prefix,
+                    identity=config.compile_identity,
                     timeout=Duration.minutes(config.notebook.compile_timeout_minutes),
                 )
                 if config.compiles_model

@@ -37,6 +37,8 @@ class CompileRequest:
     profile: ModelProfile
     compilation: NeuronCompilation
     artifact_prefix: str
+    # Names the wait condition: another model, image or settings is another compile to wait for.
+    identity: str
     timeout: Duration
 
 
@@ -93,7 +95,7 @@ class NotebookWorkbench(Construct):
         compile_job = None
         self.compile_done: CfnWaitCondition | None = None
         if compile_request:
-            wait_handle = CfnWaitConditionHandle(self, "CompileSignal")
+            wait_handle = CfnWaitConditionHandle(self, f"CompileSignal{compile_request.identity}")
             compile_job = CompileJob(
                 model_id=compile_request.profile.model_id,
                 profile=compile_request.profile.name,
@@ -177,7 +179,7 @@ class NotebookWorkbench(Construct):
         if compile_request:
             self.compile_done = CfnWaitCondition(
                 self,
-                "CompileDone",
+                f"CompileDone{compile_request.identity}",
                 handle=wait_handle.ref,
                 count=1,
                 timeout=str(int(compile_request.timeout.to_seconds())),

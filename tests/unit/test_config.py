@@ -4,6 +4,7 @@ refuse after a 15-minute deploy, and names the key, the value and what is allowe
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -139,13 +140,31 @@ def test_smoke_test_defaults_match_the_handlers() -> None:
     """The Lambda cannot import the configuration, so it keeps its own defaults for a bare run;
     they must be the same as the configuration's, or the two smoke tests judge differently."""
     spec = importlib.util.spec_from_file_location(
-        "endpoint_checks", PROJECT_ROOT / "lambda" / "smoke_test" / "endpoint_checks.py"
+        "lambda_endpoint_checks", PROJECT_ROOT / "lambda" / "smoke_test" / "endpoint_checks.py"
     )
     assert spec and spec.loader
     checks = importlib.util.module_from_spec(spec)
+    # Registered first: its dataclasses look their module up while the module executes.
+    sys.modules[spec.name] = checks
     spec.loader.exec_module(checks)
     defaults = load_config({}).smoke_test
     assert (defaults.max_ms_per_token, defaults.max_new_tokens) == (
         checks.DEFAULT_MAX_MS_PER_TOKEN,
         checks.DEFAULT_MAX_NEW_TOKENS,
     )
+
+
+def test_each_compile_gets_its_own_artifact_prefix() -> None:
+    """An endpoint must never load a model compiled with other settings or another image: any
+    change to them names a new prefix (and a new wait condition), unrelated keys do not."""
+    base = load_config(COMPILE)
+    assert base.artifact_prefix == f"models/bllossom-8b/{base.compile_identity}/"
+    assert load_config({**COMPILE, "endpoint_instance_count": "2"}).artifact_prefix == base.artifact_prefix
+    changed = [
+        {**COMPILE, "batch_size": "8"},
+        {**COMPILE, "auto_cast_type": "bf16"},
+        {**COMPILE, "image_tag": "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.3"},
+        {**COMPILE, "model": "qwen2.5-7b-instruct"},
+    ]
+    prefixes = {load_config(context).artifact_prefix for context in changed}
+    assert len(prefixes) == len(changed) and base.artifact_prefix not in prefixes

@@ -4,6 +4,7 @@ the Hub or from S3, and a smoke test that gates the deploy."""
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk.assertions import Match
 
@@ -53,7 +54,7 @@ def test_compiled_model_is_served_from_s3_uncompressed_in_isolation(synth) -> No
         source = container["ModelDataSource"]["S3DataSource"]
         assert source["S3DataType"] == "S3Prefix"
         assert source["CompressionType"] == "None"
-        assert source["S3Uri"]["Fn::Join"][1][-1] == f"/models/{profile}/"
+        assert re.fullmatch(rf"/models/{re.escape(profile)}/[0-9a-f]{{12}}/", source["S3Uri"]["Fn::Join"][1][-1])
         assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
         assert container["Environment"]["HF_AUTO_CAST_TYPE"] == cast
 
