@@ -32,6 +32,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from inf2_llm.config import AppConfig, load_config
+from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE, GUIDE_INSTANCE_TYPE, GUIDE_NOTEBOOK_VOLUME_GB
 from tests.integration.conftest import ACCOUNT, PROJECT_ROOT, REGION, CliRun
 
 pytestmark = pytest.mark.integration
@@ -44,25 +45,6 @@ BOOTSTRAP_TIMEOUT = 150
 DEPLOY_TIMEOUT = 180
 DESTROY_TIMEOUT = 120
 
-# The guide's image and container settings (SEED.md, steps 4 and 6), written out rather than
-# derived from the app's configuration, so that a change to either is caught here.
-GUIDE_IMAGE = (
-    "763104351884.dkr.ecr.us-west-2.amazonaws.com/huggingface-pytorch-tgi-inference:"
-    "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
-)
-GUIDE_ENVIRONMENT = {
-    "HF_NUM_CORES": "2",
-    "HF_BATCH_SIZE": "4",
-    "HF_SEQUENCE_LENGTH": "4096",
-    "HF_AUTO_CAST_TYPE": "fp16",
-    "MAX_BATCH_SIZE": "4",
-    "MAX_INPUT_LENGTH": "2048",
-    "MAX_TOTAL_TOKENS": "4096",
-    "MESSAGES_API_ENABLED": "true",
-}
-GUIDE_HUB_MODEL = "Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B"
-GUIDE_INSTANCE_TYPE = "ml.inf2.xlarge"
-GUIDE_NOTEBOOK_VOLUME_GB = 128
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
 # CreateNotebookInstanceLifecycleConfig rejects longer hook content; moto does not check.
 LIFECYCLE_HOOK_LIMIT = 16384

@@ -8,11 +8,13 @@ import re
 
 from aws_cdk.assertions import Match
 
+from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE
 from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB
 
 SERVING = "Inf2Llm-dev-Serving"
 WORKBENCH = "Inf2Llm-dev-Workbench"
-IMAGE_REPOSITORY_AND_TAG = "/huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
+# The image's repository and tag; the registry part depends on the region, resolved at deploy time.
+IMAGE_REPOSITORY_AND_TAG = GUIDE_IMAGE[GUIDE_IMAGE.index("/") :]
 
 
 def _container(template) -> dict:
@@ -24,17 +26,7 @@ def test_hub_model_runs_the_guides_settings(synth) -> None:
     """These exact values are what the precompiled Hub copy was compiled with; any other value
     makes the container exit with "Invalid neuron config and env"."""
     container = _container(synth(HUB).template(SERVING))
-    assert container["Environment"] == {
-        "HF_MODEL_ID": "Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B",
-        "HF_NUM_CORES": "2",
-        "HF_BATCH_SIZE": "4",
-        "HF_SEQUENCE_LENGTH": "4096",
-        "HF_AUTO_CAST_TYPE": "fp16",
-        "MAX_BATCH_SIZE": "4",
-        "MAX_INPUT_LENGTH": "2048",
-        "MAX_TOTAL_TOKENS": "4096",
-        "MESSAGES_API_ENABLED": "true",
-    }
+    assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": GUIDE_HUB_MODEL}
     assert "ModelDataSource" not in container
     assert container["Image"]["Fn::Join"][1][-1].endswith(IMAGE_REPOSITORY_AND_TAG)
 
