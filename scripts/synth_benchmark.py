@@ -25,7 +25,9 @@ TARGET_RATIO = 1.5
 def _timed_synth(app_command: str | None, outdir: str) -> float:
     command = ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", outdir]
     if app_command:
-        command += ["--app", app_command]
+        # cdk.json makes CloudFormation's own rules fail a synth, and a stack without resources
+        # breaks one of them: the empty app runs with that one flag off, all else alike.
+        command += ["--app", app_command, "-c", "@aws-cdk/core:validateAgainstDefaultRules=false"]
     started = time.perf_counter()
     subprocess.run(command, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
