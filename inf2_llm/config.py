@@ -541,10 +541,6 @@ def markdown_table() -> str:
     """The README's table of keys, generated from `KEYS` so that it cannot drift from the code."""
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key in KEYS:
-        default = (
-            "—"
-            if key.default is None
-            else f"`{str(key.default).lower() if isinstance(key.default, bool) else key.default}`"
-        )
+        default = "—" if key.default is None else f"`{_as_cli_value(key.default)}`"
         rows.append(f"| `{key.name}` | {default} | {key.description} |")
     return "\n".join(rows)

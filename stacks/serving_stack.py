@@ -55,7 +55,6 @@ class ServingStack(Stack):
             endpoint_arn=self.model_endpoint.endpoint_arn,
             settings=config.smoke_test,
             stop_sequences=config.profile.stop_sequences,
-            run_on_deploy=config.smoke_test.on_deploy,
             log_retention=log_retention(config),
             removal_policy=removal_policy(config),
         )

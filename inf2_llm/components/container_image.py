@@ -15,7 +15,6 @@ REGISTRY_MAPPING_ID = "TgiNeuronxRegistryAccounts"
 
 @dataclass(frozen=True)
 class ContainerImage:
-    registry: str
     repository_arn: str
     uri: str
 
@@ -59,7 +58,6 @@ def tgi_neuronx_image(scope: Construct, *, tag: str) -> ContainerImage:
     account = mapping.find_in_map(stack.region, "account")
     registry = f"{account}.dkr.ecr.{stack.region}.{stack.url_suffix}"
     return ContainerImage(
-        registry=registry,
         repository_arn=stack.format_arn(
             service="ecr", account=account, resource="repository", resource_name=release.repository
         ),

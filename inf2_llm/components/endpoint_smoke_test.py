@@ -19,7 +19,7 @@ FUNCTION_TIMEOUT = Duration.minutes(10)
 
 
 class EndpointSmokeTest(Construct):
-    """The smoke-test function; with `run_on_deploy` a CDK trigger runs it once the endpoint
+    """The smoke-test function; with `settings.on_deploy` a CDK trigger runs it once the endpoint
     is in service, and an exception in the handler fails the deploy."""
 
     def __init__(
@@ -32,7 +32,6 @@ class EndpointSmokeTest(Construct):
         endpoint_arn: str,
         settings: SmokeTestSettings,
         stop_sequences: tuple[str, ...],
-        run_on_deploy: bool,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -63,7 +62,7 @@ class EndpointSmokeTest(Construct):
                 "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
             },
         )
-        if run_on_deploy:
+        if settings.on_deploy:
             triggers.Trigger(
                 self,
                 "RunAfterDeploy",
