@@ -2,9 +2,10 @@
 
 Values come from `cdk.json` context and `-c key=value` overrides. The CLI passes every
 override as a string, so each key has a parser that accepts the string or the JSON value and
-raises `ConfigError` naming the key, the value given and what is allowed. Every rule the TGI
-Neuron container enforces at start-up ("Invalid neuron config and env") is checked here, at
-synth, because the container only reports it after a 15-minute deploy and a rollback.
+raises `ConfigError` naming the key, the value given and what is allowed. Cross-checks follow;
+the rules a serving runtime adds live with the runtime (`inf2_llm.runtimes`), and everything is
+checked at synth, because a container only reports a bad setting after a 15-minute deploy and a
+rollback.
 """
 
 from __future__ import annotations
@@ -17,23 +18,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inf2_llm.dlc_image import tgi_neuronx_release
+from inf2_llm.config_error import ConfigError
 from inf2_llm.profiles import PROFILES, ModelProfile, NeuronCompilation
+from inf2_llm.runtimes import TGI, PrecompiledCopy, ServingRuntime
+
+__all__ = ["AppConfig", "ConfigError", "load_config", "config_for_stage", "markdown_table"]
 
 STAGES = ("dev", "prod")
-MODEL_SOURCES = ("hub", "compile")
+# hub: the endpoint downloads the precompiled Hub copy; mirror: the notebook copies it (and the
+# weights it was compiled from) to S3; compile: the notebook compiles the model into S3.
+MODEL_SOURCES = ("hub", "mirror", "compile")
+# A production endpoint that scales out or is replaced must not depend on a third-party Hub
+# repository staying reachable and unchanged; dev takes the quickest path.
+DEFAULT_MODEL_SOURCE = {"dev": "hub", "prod": "mirror"}
 AUTO_CAST_TYPES = ("fp16", "bf16")
 # Neuron cores per instance size: one Inferentia2 chip has two.
 INF2_NEURON_CORES = {"xlarge": 2, "8xlarge": 2, "24xlarge": 12, "48xlarge": 24}
-# Tensor-parallel degrees transformers-neuronx shards decoder models on.
-NEURON_SHARD_SIZES = (1, 2, 4, 8, 12, 24)
-DEFAULT_IMAGE_TAG = "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
-
-
-class ConfigError(ValueError):
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"invalid configuration: {key}={value!r}: {allowed}")
-        self.key = key
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,17 @@ class AppConfig:
     account: str | None
     region: str | None
     profile: ModelProfile
+    runtime: ServingRuntime
     model_source: str
+    # Pins the Hub repository the source reads: the precompiled copy (hub, mirror) or the model
+    # compiled (compile); None takes the newest revision and records it in the manifest.
+    hub_revision: str | None
     compilation: NeuronCompilation
     max_input_length: int
     max_total_tokens: int
     image_tag: str
     hf_token_secret_name: str | None
+    alarm_email: str | None
     notebook: NotebookSettings
     endpoint: EndpointSettings
     smoke_test: SmokeTestSettings
@@ -100,20 +105,35 @@ class AppConfig:
         return self.stage == "prod"
 
     @property
-    def compiles_model(self) -> bool:
-        return self.model_source == "compile"
+    def serves_from_s3(self) -> bool:
+        """Whether the notebook's job puts the model in S3 for the endpoint (mirror, compile)."""
+        return self.model_source != "hub"
 
     @property
-    def compile_identity(self) -> str:
-        """Names one compiled artifact: model, image and compile settings, hashed."""
-        settings = [self.profile.model_id, self.image_tag, dataclasses.asdict(self.compilation)]
+    def precompiled(self) -> PrecompiledCopy:
+        """The runtime's Hub copy of the profile; the configuration is checked to have one
+        wherever it is used (hub, mirror)."""
+        return self.runtime.precompiled[self.profile.name]
+
+    @property
+    def source_repository(self) -> str:
+        """The Hub repository the model comes from: the precompiled copy, or the model itself."""
+        return self.profile.model_id if self.model_source == "compile" else self.precompiled.hub_id
+
+    @property
+    def artifact_identity(self) -> str:
+        """Names one artifact in S3: the repository it comes from (at the pinned revision, if
+        any), the image and the compile settings, hashed."""
+        settings: list[Any] = [self.source_repository, self.image_tag, dataclasses.asdict(self.compilation)]
+        if self.hub_revision:
+            settings.append(self.hub_revision)
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def artifact_prefix(self) -> str:
-        """Where the compiled model lives: one prefix per identity, so that the endpoint can only
-        load a model compiled for the image and settings it runs with."""
-        return f"models/{self.profile.name}/{self.compile_identity}/"
+        """Where the artifact lives: one prefix per identity, so that the endpoint can only load
+        a model prepared for the image and settings it runs with."""
+        return f"models/{self.profile.name}/{self.artifact_identity}/"
 
 
 # --- parsers: each takes (key, raw value) and returns the typed value or raises ConfigError ---
@@ -184,21 +204,14 @@ def _inf2_instance_type(key: str, raw: Any) -> str:
     return raw
 
 
-def _dlc_region(key: str, raw: Any) -> str | None:
-    if raw in (None, ""):
-        return None
-    regions = tgi_neuronx_release().regions
-    if raw not in regions:
-        raise ConfigError(key, raw, f"the TGI Neuron image is not published there; regions: {', '.join(regions)}")
-    return str(raw)
-
-
 @dataclass(frozen=True)
 class ConfigKey:
     name: str
     parse: Parser
     default: Any
     description: str
+    # How the default is chosen when it depends on other keys (the default itself is then None).
+    derived_default: str = ""
 
 
 _OPTIONAL = None
@@ -217,9 +230,9 @@ KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey(
         "region",
-        _dlc_region,
+        _matching(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as us-west-2", optional=True),
         _OPTIONAL,
-        "Target region; must be one where the TGI Neuron image is published. Required for prod and the pipeline.",
+        "Target region; must be one where the runtime's image is published. Required for prod and the pipeline.",
     ),
     ConfigKey(
         "model",
@@ -230,8 +243,17 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "model_source",
         _choice(*MODEL_SOURCES),
-        "hub",
-        "`hub` serves the profile's precompiled Hub copy; `compile` compiles on the notebook and serves from S3.",
+        _OPTIONAL,
+        "`hub`: the endpoint downloads the precompiled Hub copy; `mirror`: the notebook copies it to S3; "
+        "`compile`: the notebook compiles the model into S3. Mirror and compile serve from S3 in network isolation.",
+        derived_default="`hub` for dev, `mirror` for prod",
+    ),
+    ConfigKey(
+        "hub_revision",
+        _matching(r"[0-9a-f]{40}", "a 40-character Hub commit hash", optional=True),
+        _OPTIONAL,
+        "Pins the Hub repository the source reads (hub, mirror: the precompiled copy; compile: the model) "
+        "to a commit; hub passes it as `HF_MODEL_REVISION`.",
     ),
     ConfigKey(
         "notebook_instance_type", _inf2_instance_type, "ml.inf2.xlarge", "Notebook instance type (Inferentia2 family)."
@@ -255,7 +277,7 @@ KEYS: tuple[ConfigKey, ...] = (
         "notebook_idle_minutes",
         _whole_number(5, 10080),
         60,
-        "The notebook stops itself after this many idle minutes once no compile is running.",
+        "The notebook stops itself after this many idle minutes once no artifact job runs.",
     ),
     ConfigKey(
         "notebook_subnet_id",
@@ -273,7 +295,7 @@ KEYS: tuple[ConfigKey, ...] = (
         "compile_timeout_minutes",
         _whole_number(30, 720),
         180,
-        "How long the deploy waits for the notebook's compile job to signal.",
+        "How long the deploy waits for the notebook's artifact job (compile or mirror) to signal.",
     ),
     ConfigKey(
         "hf_token_secret_name",
@@ -306,6 +328,12 @@ KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey("download_timeout_seconds", _whole_number(60, 3600), 1800, "Model data download timeout."),
     ConfigKey("latency_alarm_seconds", _whole_number(1, 600), 60, "Alarm when the average model latency exceeds this."),
+    ConfigKey(
+        "alarm_email",
+        _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address", optional=True),
+        _OPTIONAL,
+        "Subscribes this address to the environment's alarm topic (SNS asks it to confirm).",
+    ),
     ConfigKey("autoscaling", _boolean, False, "Target-tracking autoscaling on invocations per instance."),
     ConfigKey("autoscaling_min_instances", _whole_number(1, 32), 1, "Autoscaling floor."),
     ConfigKey("autoscaling_max_instances", _whole_number(1, 32), 2, "Autoscaling ceiling."),
@@ -319,32 +347,33 @@ KEYS: tuple[ConfigKey, ...] = (
         "num_cores",
         _whole_number(1, max(INF2_NEURON_CORES.values())),
         2,
-        "Neuron cores the model is sharded on (`HF_NUM_CORES`).",
+        "Neuron cores the model is sharded on (tensor parallelism).",
     ),
-    ConfigKey("batch_size", _whole_number(1, 256), 4, "Compiled batch size (`HF_BATCH_SIZE`, `MAX_BATCH_SIZE`)."),
-    ConfigKey("sequence_length", _whole_number(1, 131072), 4096, "Compiled sequence length (`HF_SEQUENCE_LENGTH`)."),
+    ConfigKey("batch_size", _whole_number(1, 256), 4, "Compiled batch size: requests decoded together."),
+    ConfigKey("sequence_length", _whole_number(1, 131072), 4096, "Compiled sequence length: prompt plus generation."),
     ConfigKey(
         "auto_cast_type",
         _choice(*AUTO_CAST_TYPES),
         _OPTIONAL,
-        "Compiled precision (`HF_AUTO_CAST_TYPE`); defaults to the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct).",
+        "Compiled precision.",
+        derived_default="the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct)",
     ),
     ConfigKey(
         "max_input_length",
         _whole_number(1, 131072),
         2048,
-        "`MAX_INPUT_LENGTH`: longest prompt in tokens; below `sequence_length`.",
+        "TGI's `MAX_INPUT_LENGTH`: longest prompt in tokens; below `max_total_tokens`, at most 4096.",
     ),
     ConfigKey(
         "max_total_tokens",
         _whole_number(1, 131072),
         4096,
-        "`MAX_TOTAL_TOKENS`: prompt plus generated tokens; equal to `sequence_length`.",
+        "TGI's `MAX_TOTAL_TOKENS`: prompt plus generated tokens; at most `sequence_length`.",
     ),
     ConfigKey(
         "image_tag",
         _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a container image tag"),
-        DEFAULT_IMAGE_TAG,
+        TGI.default_image_tag,
         "Tag of `huggingface-pytorch-tgi-inference` (optimum-neuron 0.0.28).",
     ),
     ConfigKey(
@@ -356,8 +385,9 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "smoke_test_max_ms_per_token",
         _positive_number(10000),
-        49.0,
-        "Time-per-token budget of the smoke test, ms (the guide measured 49).",
+        60.0,
+        "Wall-time-per-token budget of the smoke test, ms: the guide's 49 ms of TGI's own time plus the "
+        "network, routing and prefill a wall clock adds.",
     ),
     ConfigKey(
         "smoke_test_max_new_tokens",
@@ -398,17 +428,18 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     if unknown:
         raise ConfigError(unknown[0], context[unknown[0]], f"unknown key; known keys: {', '.join(KEYS_BY_NAME)}")
 
-    values = {
-        key.name: key.default if context.get(key.name) is None else key.parse(key.name, context[key.name])
-        for key in KEYS
-    }
+    given = {key.name for key in KEYS if context.get(key.name) is not None}
+    values = {key.name: key.parse(key.name, context[key.name]) if key.name in given else key.default for key in KEYS}
     profile = PROFILES[values["model"]]
+    runtime = TGI
+    values["model_source"] = values["model_source"] or DEFAULT_MODEL_SOURCE[values["stage"]]
     compilation = NeuronCompilation(
         batch_size=values["batch_size"],
         sequence_length=values["sequence_length"],
-        auto_cast_type=values["auto_cast_type"] or profile.auto_cast_type,
+        auto_cast_type=runtime.precision(profile, values["auto_cast_type"]),
         num_cores=values["num_cores"],
     )
+    _check_runtime(values, given, runtime, profile, compilation)
     _check_serving_limits(values, profile, compilation)
     _check_environment(values)
     return AppConfig(
@@ -416,12 +447,15 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         account=values["account"],
         region=values["region"],
         profile=profile,
+        runtime=runtime,
         model_source=values["model_source"],
+        hub_revision=values["hub_revision"],
         compilation=compilation,
         max_input_length=values["max_input_length"],
         max_total_tokens=values["max_total_tokens"],
         image_tag=values["image_tag"],
         hf_token_secret_name=values["hf_token_secret_name"],
+        alarm_email=values["alarm_email"],
         notebook=NotebookSettings(
             instance_type=values["notebook_instance_type"],
             volume_size_gb=values["notebook_volume_size_gb"],
@@ -449,9 +483,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
             max_ms_per_token=values["smoke_test_max_ms_per_token"],
             max_new_tokens=values["smoke_test_max_new_tokens"],
         ),
-        overrides=tuple(
-            (key.name, _as_cli_value(context[key.name])) for key in KEYS if context.get(key.name) is not None
-        ),
+        overrides=tuple((key.name, _as_cli_value(context[key.name])) for key in KEYS if key.name in given),
         pipeline=(
             PipelineSettings(
                 connection_arn=values["connection_arn"],
@@ -464,20 +496,61 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     )
 
 
+def config_for_stage(config: AppConfig, stage: str) -> AppConfig:
+    """The configuration with another stage, its stage-dependent defaults chosen anew."""
+    return load_config({**dict(config.overrides), "stage": stage})
+
+
 def _as_cli_value(raw: Any) -> str:
     return str(raw).lower() if isinstance(raw, bool) else str(raw)
 
 
+def _check_runtime(
+    values: dict[str, Any],
+    given: set[str],
+    runtime: ServingRuntime,
+    profile: ModelProfile,
+    compilation: NeuronCompilation,
+) -> None:
+    """What the chosen runtime can serve: where its image is published, its own keys, and its
+    precompiled copies, which hub and mirror serve and must match exactly."""
+    release = runtime.release
+    if values["region"] and values["region"] not in release.registry_accounts:
+        raise ConfigError(
+            "region",
+            values["region"],
+            f"runtime {runtime.name}'s image ({release.repository}) is not published there; "
+            f"it is in: {', '.join(release.regions)}",
+        )
+    source = values["model_source"]
+    if source in ("hub", "mirror"):
+        precompiled = runtime.precompiled.get(profile.name)
+        if precompiled is None:
+            chosen = "chosen" if "model_source" in given else f"{values['stage']}'s default"
+            raise ConfigError(
+                "model_source",
+                source,
+                f"({chosen}) serves a precompiled Hub copy, and runtime {runtime.name} has none of "
+                f"{profile.name}; use model_source=compile",
+            )
+        for field in ("batch_size", "sequence_length", "auto_cast_type", "num_cores"):
+            compiled = getattr(precompiled.compiled_with, field)
+            if getattr(compilation, field) != compiled:
+                raise ConfigError(
+                    field,
+                    getattr(compilation, field),
+                    f"the precompiled {precompiled.hub_id} was compiled with {field}={compiled}; "
+                    "use model_source=compile for other settings",
+                )
+    runtime.check(values, compilation)
+
+
 def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compilation: NeuronCompilation) -> None:
-    """The rules behind the container's "Invalid neuron config and env", and the hardware's."""
+    """The hardware's limits and the rules between keys that hold for every runtime."""
     cores = INF2_NEURON_CORES[values["endpoint_instance_type"].removeprefix("ml.inf2.")]
     if compilation.num_cores > cores:
         raise ConfigError(
             "num_cores", compilation.num_cores, f"{values['endpoint_instance_type']} has {cores} Neuron cores"
-        )
-    if compilation.num_cores not in NEURON_SHARD_SIZES:
-        raise ConfigError(
-            "num_cores", compilation.num_cores, f"Neuron shards on {', '.join(map(str, NEURON_SHARD_SIZES))} cores"
         )
     if compilation.sequence_length > profile.max_position_embeddings:
         raise ConfigError(
@@ -485,33 +558,17 @@ def _check_serving_limits(values: dict[str, Any], profile: ModelProfile, compila
             compilation.sequence_length,
             f"{profile.model_id} handles at most {profile.max_position_embeddings} tokens",
         )
-    if values["max_total_tokens"] != compilation.sequence_length:
-        raise ConfigError(
-            "max_total_tokens",
-            values["max_total_tokens"],
-            f"must equal sequence_length ({compilation.sequence_length}): the container refuses any other value",
-        )
-    if values["max_input_length"] >= compilation.sequence_length:
-        raise ConfigError(
-            "max_input_length",
-            values["max_input_length"],
-            f"must be below sequence_length ({compilation.sequence_length})",
-        )
-    if values["model_source"] == "hub":
-        for field in ("batch_size", "sequence_length", "auto_cast_type", "num_cores"):
-            compiled = getattr(profile.precompiled_with, field)
-            if getattr(compilation, field) != compiled:
-                raise ConfigError(
-                    field,
-                    getattr(compilation, field),
-                    f"the precompiled {profile.precompiled_hub_id} was compiled with {field}={compiled}; "
-                    "use model_source=compile for other settings",
-                )
     if values["autoscaling_min_instances"] > values["autoscaling_max_instances"]:
         raise ConfigError(
             "autoscaling_min_instances",
             values["autoscaling_min_instances"],
             f"must not exceed autoscaling_max_instances ({values['autoscaling_max_instances']})",
+        )
+    if values["publish_repo"] and values["model_source"] != "compile":
+        raise ConfigError(
+            "publish_repo",
+            values["publish_repo"],
+            f"only a model compiled on the notebook is published (model_source={values['model_source']})",
         )
     if values["publish_repo"] and not values["hf_token_secret_name"]:
         raise ConfigError(
@@ -541,6 +598,6 @@ def markdown_table() -> str:
     """The README's table of keys, generated from `KEYS` so that it cannot drift from the code."""
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key in KEYS:
-        default = "—" if key.default is None else f"`{_as_cli_value(key.default)}`"
+        default = key.derived_default or ("—" if key.default is None else f"`{_as_cli_value(key.default)}`")
         rows.append(f"| `{key.name}` | {default} | {key.description} |")
     return "\n".join(rows)

@@ -3,7 +3,7 @@
 At synth time some settings are CDK token strings (``${Token[TOKEN.123]}``). They are only
 shell-quoted and concatenated here, never parsed, so CDK can still substitute them; the values
 they stand for (AWS names, ARNs, a presigned URL) contain no single quote, which would end the
-quoting.
+quoting. A tuple becomes a bash array, a dict a JSON string.
 """
 
 from __future__ import annotations
@@ -12,34 +12,45 @@ import base64
 import dataclasses
 import gzip
 import io
+import json
 import shlex
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCRIPT_DIR = Path(__file__).resolve().parent.parent / "scripts" / "notebook"
 # Root-only: the hooks run as root, and the notebook's user must not be able to change what root runs.
 INSTALL_DIR = "/opt/inf2-llm"
-# The object the compile job writes last under the artifact prefix; it holds the manifest.
+# The object the artifact job writes last under the artifact prefix; it holds the manifest.
 COMPLETION_MARKER = "_SUCCESS"
 _INSTALLED_SCRIPTS = ("common.sh", "on-start.sh", "auto-stop.sh")
 _HEREDOC_END = "INF2_LLM_END"
 
 
 @dataclass(frozen=True)
-class CompileJob:
-    """The model the notebook compiles at its first start, and where the result goes."""
+class ArtifactJob:
+    """The model the notebook's job puts into S3 for the endpoint, and how it obtains it."""
 
-    model_id: str
+    # "compile": download the model and compile it; "mirror": download a precompiled copy and
+    # the weights it was compiled from.
+    model_source: str
+    # The Hub repository downloaded (the model, or the precompiled copy) and its commit; ""
+    # resolves the newest commit, which the manifest records.
+    repository: str
+    revision: str
     profile: str
-    batch_size: int
-    sequence_length: int
-    auto_cast_type: str
-    num_cores: int
-    # S3 key prefix for the compiled model in the artifact bucket.
+    # `optimum-cli export neuron` options (compile).
+    export_options: tuple[str, ...]
+    # What the exported model's neuron configuration must record to be served as configured, and
+    # where it is: a JSON file of the model and a section of it ("" for the whole file).
+    neuron_config: dict[str, Any]
+    neuron_config_file: str
+    neuron_config_section: str
+    # The compile settings, as the manifest records them.
+    compilation: dict[str, Any]
+    # S3 key prefix for the artifact in the artifact bucket.
     artifact_prefix: str
-    # CloudFormation WaitConditionHandle URL the job signals SUCCESS or FAILURE to.
-    wait_handle_url: str
     # Hugging Face Hub repository the compiled model is pushed to; "" turns publishing off.
     publish_repo: str
 
@@ -55,10 +66,12 @@ class NotebookHookSettings:
     # Secrets Manager secret (id or ARN) whose plain-text value is the Hugging Face token; "" for none.
     # The hooks read it when they run, so the token never appears in the template.
     hf_token_secret_id: str
-    # Minutes without Jupyter use or compile progress after which the instance stops itself.
+    # Minutes without Jupyter use or job progress after which the instance stops itself.
     idle_minutes: int
-    # None: nothing is compiled (the endpoint serves a precompiled model from the Hub).
-    compile_job: CompileJob | None
+    # None: no job (the endpoint serves a precompiled model from the Hub).
+    artifact_job: ArtifactJob | None
+    # CloudFormation WaitConditionHandle URL the job signals SUCCESS or FAILURE to (with a job).
+    wait_handle_url: str | None = None
 
 
 def render_on_create(settings: NotebookHookSettings) -> str:
@@ -68,7 +81,7 @@ def render_on_create(settings: NotebookHookSettings) -> str:
 
 def render_on_start(settings: NotebookHookSettings) -> str:
     """The on-start hook: installs the scripts with their settings into INSTALL_DIR and runs on-start.sh."""
-    scripts = _INSTALLED_SCRIPTS + (("compile-job.sh",) if settings.compile_job else ())
+    scripts = _INSTALLED_SCRIPTS + (("artifact-job.sh",) if settings.artifact_job else ())
     return "\n".join(
         [
             "#!/bin/bash",
@@ -93,13 +106,21 @@ def render_on_start(settings: NotebookHookSettings) -> str:
 
 
 def _settings_lines(settings: NotebookHookSettings) -> list[str]:
-    """One `readonly NAME='value'` line per field, named after the field in upper case."""
+    """One `readonly NAME=value` line per field, named after the field in upper case."""
     values = {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
-    compile_job = values.pop("compile_job")
-    if compile_job:
-        values.update({field.name: getattr(compile_job, field.name) for field in dataclasses.fields(compile_job)})
+    artifact_job = values.pop("artifact_job")
+    if artifact_job:
+        values.update({field.name: getattr(artifact_job, field.name) for field in dataclasses.fields(artifact_job)})
     values["completion_marker"] = COMPLETION_MARKER
-    return [f"readonly {name.upper()}={shlex.quote(str(value))}" for name, value in values.items()]
+    return [_setting_line(name.upper(), value) for name, value in values.items() if value is not None]
+
+
+def _setting_line(name: str, value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"readonly -a {name}=({' '.join(shlex.quote(str(item)) for item in value)})"
+    if isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True)
+    return f"readonly {name}={shlex.quote(str(value))}"
 
 
 def _packed(scripts: tuple[str, ...]) -> str:
@@ -108,9 +129,16 @@ def _packed(scripts: tuple[str, ...]) -> str:
     with gzip.GzipFile(fileobj=archive, mode="wb", mtime=0) as compressed:
         with tarfile.open(fileobj=compressed, mode="w", format=tarfile.GNU_FORMAT) as tar:
             for name in scripts:
-                content = (SCRIPT_DIR / name).read_bytes()
+                content = _without_comment_lines((SCRIPT_DIR / name).read_text()).encode()
                 entry = tarfile.TarInfo(name)
                 entry.size = len(content)
                 entry.mode = 0o700
                 tar.addfile(entry, io.BytesIO(content))
     return base64.encodebytes(archive.getvalue()).decode()
+
+
+def _without_comment_lines(script: str) -> str:
+    """The script without its whole-line comments, which explain the source in scripts/notebook/
+    to its readers and would only take room under SageMaker's size limit; the shebang stays."""
+    lines = script.splitlines(keepends=True)
+    return lines[0] + "".join(line for line in lines[1:] if not line.lstrip().startswith("#"))

@@ -1,4 +1,4 @@
-"""The models the project knows how to serve, and how their Hub copies were compiled."""
+"""The models the project knows how to serve, and the settings a model is compiled with."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NeuronCompilation:
-    """The settings a model is compiled with; the TGI Neuron container must be started with the same."""
+    """The settings a model is compiled with; the serving container must be started with the same."""
 
     batch_size: int
     sequence_length: int
-    auto_cast_type: str
+    # None: compiled in the checkpoint's own dtype (the runtime offers no choice).
+    auto_cast_type: str | None
     num_cores: int
 
 
@@ -19,10 +20,9 @@ class NeuronCompilation:
 class ModelProfile:
     name: str
     model_id: str
+    # The precision the guide compiles it with, where the runtime lets it be chosen.
     auto_cast_type: str
     max_position_embeddings: int
-    precompiled_hub_id: str
-    precompiled_with: NeuronCompilation
     stop_sequences: tuple[str, ...] = ()
 
 
@@ -34,16 +34,12 @@ PROFILES: dict[str, ModelProfile] = {
             model_id="MLP-KTLim/llama-3-Korean-Bllossom-8B",
             auto_cast_type="fp16",
             max_position_embeddings=8192,
-            precompiled_hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B",
-            precompiled_with=NeuronCompilation(batch_size=4, sequence_length=4096, auto_cast_type="fp16", num_cores=2),
         ),
         ModelProfile(
             name="qwen2.5-7b-instruct",
             model_id="Qwen/Qwen2.5-7B-Instruct",
             auto_cast_type="bf16",
             max_position_embeddings=32768,
-            precompiled_hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-Qwen2.5-7B-Instruct",
-            precompiled_with=NeuronCompilation(batch_size=4, sequence_length=4096, auto_cast_type="bf16", num_cores=2),
             # Qwen's chat template ends a turn with this token; without it as a stop
             # sequence the generate API runs on to max_new_tokens.
             stop_sequences=("<|im_end|>",),

@@ -18,6 +18,7 @@ from typing import Any
 SHOWN_TYPES = {
     "AWS::KMS::Key": "KMS key",
     "AWS::S3::Bucket": "S3 bucket",
+    "AWS::SNS::Topic": "SNS topic",
     "AWS::SageMaker::NotebookInstanceLifecycleConfig": "lifecycle config",
     "AWS::SageMaker::NotebookInstance": "notebook instance",
     "AWS::CloudFormation::WaitCondition": "wait condition",

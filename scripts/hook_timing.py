@@ -3,7 +3,7 @@
 
 Runs the hook in the test sandbox (tests/scripts/sandbox.py: stand-in docker, aws, systemctl, ...,
 so it measures the scripts, not AWS) on a fresh instance each time, and prints the median.
-The compile job the hook launches is killed with its boot. Needs root, like the sandbox.
+The artifact job the hook launches is killed with its boot. Needs root, like the sandbox.
 
     .venv/bin/python scripts/hook_timing.py [--runs N] [--profile NAME]
 """

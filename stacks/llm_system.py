@@ -34,7 +34,8 @@ def add_llm_system(scope: Construct, *, config: AppConfig, name_prefix: str) -> 
         f"{name_prefix}Serving",
         config=config,
         artifacts=storage.artifacts,
-        compile_done=workbench.workbench.compile_done,
+        alarm_topic=storage.alarms.topic,
+        artifact_ready=workbench.workbench.artifact_ready,
         env=env,
     )
     return LlmSystem(storage=storage, workbench=workbench, serving=serving)

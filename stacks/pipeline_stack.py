@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from constructs import Construct
 
 from inf2_llm.components.encrypted_bucket import EncryptedBucket
 from inf2_llm.components.nag import acknowledge_wildcard_resource
-from inf2_llm.config import AppConfig
+from inf2_llm.config import AppConfig, config_for_stage
 from stacks.llm_stage import LlmStage
 
 # (construct id of the stage, configuration stage), in deployment order.
@@ -99,7 +98,8 @@ class PipelineStack(Stack):
         self.stages: list[LlmStage] = []
         smoke_tests: list[pipelines.CodeBuildStep] = []
         for stage_id, stage_name in STAGES:
-            stage = LlmStage(self, stage_id, config=replace(config, stage=stage_name))
+            # Built anew per stage: what a stage does by default (its model source) depends on it.
+            stage = LlmStage(self, stage_id, config=config_for_stage(config, stage_name))
             pre: list[pipelines.Step] = []
             if stage.config.is_production:
                 pre.append(

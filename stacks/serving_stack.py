@@ -1,16 +1,17 @@
-"""Serving: the TGI Neuron endpoint and the smoke test that gates it."""
+"""Serving: the endpoint running the configured runtime, and the smoke test that gates it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import CfnOutput, CfnWaitCondition, Stack
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from inf2_llm.components.artifact_store import ArtifactStore
-from inf2_llm.components.container_image import tgi_neuronx_image
+from inf2_llm.components.container_image import runtime_image
 from inf2_llm.components.endpoint_smoke_test import EndpointSmokeTest
-from inf2_llm.components.model_endpoint import ModelArtifact, ModelEndpoint
+from inf2_llm.components.model_endpoint import HubModel, ModelArtifact, ModelEndpoint
 from inf2_llm.config import AppConfig
 from stacks.retention import log_retention, removal_policy
 
@@ -23,36 +24,39 @@ class ServingStack(Stack):
         *,
         config: AppConfig,
         artifacts: ArtifactStore,
-        compile_done: CfnWaitCondition | None,
+        alarm_topic: sns.ITopic,
+        artifact_ready: CfnWaitCondition | None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, description="inf2-llm: TGI Neuron endpoint and smoke test", **kwargs)
+        super().__init__(
+            scope, construct_id, description=f"inf2-llm: {config.runtime.title} endpoint and smoke test", **kwargs
+        )
         self.model_endpoint = ModelEndpoint(
             self,
             "Model",
             settings=config.endpoint,
-            image=tgi_neuronx_image(self, tag=config.image_tag),
+            runtime=config.runtime,
+            image=runtime_image(self, runtime=config.runtime, tag=config.image_tag),
             compilation=config.compilation,
             max_input_length=config.max_input_length,
             max_total_tokens=config.max_total_tokens,
             key=artifacts.key,
-            hub_model_id=config.profile.precompiled_hub_id,
-            artifact=ModelArtifact(
-                bucket=artifacts.bucket, prefix=config.artifact_prefix, reader=artifacts.models_reader
-            )
-            if compile_done
-            else None,
+            model=(
+                ModelArtifact(bucket=artifacts.bucket, prefix=config.artifact_prefix, reader=artifacts.models_reader)
+                if config.serves_from_s3
+                else HubModel(model_id=config.precompiled.hub_id, revision=config.hub_revision)
+            ),
+            alarm_topic=alarm_topic,
         )
-        if compile_done:
-            # The endpoint may only be created once the notebook has signalled that the
-            # compiled model is complete in S3.
-            self.add_stack_dependency(Stack.of(compile_done), "the endpoint serves the model the notebook compiles")
+        if artifact_ready:
+            # The endpoint may only be created once the notebook has signalled that the model
+            # is complete in S3.
+            self.add_stack_dependency(Stack.of(artifact_ready), "the endpoint serves the model the notebook prepares")
         EndpointSmokeTest(
             self,
             "SmokeTest",
-            endpoint=self.model_endpoint.endpoint,
-            endpoint_name=self.model_endpoint.endpoint_name,
-            endpoint_arn=self.model_endpoint.endpoint_arn,
+            endpoint=self.model_endpoint,
+            apis=config.runtime.apis,
             settings=config.smoke_test,
             stop_sequences=config.profile.stop_sequences,
             log_retention=log_retention(config),

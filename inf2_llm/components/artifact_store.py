@@ -61,6 +61,6 @@ class ArtifactStore(EncryptedBucket):
             policy,
             models,
             reason=f"Objects are addressed by key under the {MODELS_PREFIX} prefix, whose names the "
-            "compile job chooses (one file per compiled shard); the wildcard is that prefix only.",
+            "notebook's artifact job chooses (one file per compiled shard); the wildcard is that prefix only.",
         )
         return policy

@@ -1,4 +1,4 @@
-"""The TGI Neuron container image as seen from one stack: its URI and its ECR repository."""
+"""A serving runtime's container image as seen from one stack: its URI and its ECR repository."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from aws_cdk import Acknowledgment, CfnMapping, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from inf2_llm.dlc_image import tgi_neuronx_release
-
-REGISTRY_MAPPING_ID = "TgiNeuronxRegistryAccounts"
+from inf2_llm.runtimes import ServingRuntime
 
 
 @dataclass(frozen=True)
 class ContainerImage:
+    # How role descriptions name the image.
+    title: str
     repository_arn: str
     uri: str
 
@@ -36,8 +36,8 @@ class ContainerImage:
         )
 
 
-def tgi_neuronx_image(scope: Construct, *, tag: str) -> ContainerImage:
-    """Resolve the image for the stack's region.
+def runtime_image(scope: Construct, *, runtime: ServingRuntime, tag: str) -> ContainerImage:
+    """Resolve the runtime's image for the stack's region.
 
     A stack with a fixed region gets literal values; an environment-agnostic stack gets a
     `CfnMapping` over every region the SDK lists, looked up by `AWS::Region` at deploy time.
@@ -45,12 +45,12 @@ def tgi_neuronx_image(scope: Construct, *, tag: str) -> ContainerImage:
     resolve to their own registries.
     """
     stack = Stack.of(scope)
-    release = tgi_neuronx_release()
-    mapping = stack.node.try_find_child(REGISTRY_MAPPING_ID)
+    release = runtime.release
+    mapping = stack.node.try_find_child(runtime.registry_mapping_id)
     if mapping is None:
         mapping = CfnMapping(
             stack,
-            REGISTRY_MAPPING_ID,
+            runtime.registry_mapping_id,
             mapping={region: {"account": account} for region, account in release.registry_accounts.items()},
             lazy=True,
         )
@@ -58,6 +58,7 @@ def tgi_neuronx_image(scope: Construct, *, tag: str) -> ContainerImage:
     account = mapping.find_in_map(stack.region, "account")
     registry = f"{account}.dkr.ecr.{stack.region}.{stack.url_suffix}"
     return ContainerImage(
+        title=runtime.title,
         repository_arn=stack.format_arn(
             service="ecr", account=account, resource="repository", resource_name=release.repository
         ),

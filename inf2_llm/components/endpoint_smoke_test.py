@@ -1,4 +1,4 @@
-"""A Lambda that calls the endpoint the two ways the guide does, optionally gating the deploy."""
+"""A Lambda that calls the endpoint through each API its runtime answers, optionally gating the deploy."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from inf2_llm.components.model_endpoint import ModelEndpoint
 from inf2_llm.config import SmokeTestSettings
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "smoke_test"
@@ -20,16 +21,21 @@ FUNCTION_TIMEOUT = Duration.minutes(10)
 
 class EndpointSmokeTest(Construct):
     """The smoke-test function; with `settings.on_deploy` a CDK trigger runs it once the endpoint
-    is in service, and an exception in the handler fails the deploy."""
+    is in service, and an exception in the handler fails the deploy.
+
+    The trigger runs whenever the function's version changes. A new model, image or setting
+    replaces the endpoint's configuration and updates the endpoint in place, under the same
+    name; the configuration's digest is mixed into the version, so every such deploy publishes
+    a new version (whose environment names the new configuration) and is smoke-tested.
+    """
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        endpoint: Construct,
-        endpoint_name: str,
-        endpoint_arn: str,
+        endpoint: ModelEndpoint,
+        apis: tuple[str, ...],
         settings: SmokeTestSettings,
         stop_sequences: tuple[str, ...],
         log_retention: logs.RetentionDays,
@@ -43,7 +49,7 @@ class EndpointSmokeTest(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Smoke test: invoke one endpoint, write its own logs",
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint.endpoint_arn]))
         log_group.grant_write(role)
         self.function = lambda_.Function(
             self,
@@ -56,18 +62,21 @@ class EndpointSmokeTest(Construct):
             memory_size=256,
             log_group=log_group,
             environment={
-                "ENDPOINT_NAME": endpoint_name,
+                "ENDPOINT_NAME": endpoint.endpoint_name,
+                "ENDPOINT_CONFIG_NAME": endpoint.endpoint_config_name,
+                "APIS": json.dumps(list(apis)),
                 "MAX_MS_PER_TOKEN": f"{settings.max_ms_per_token:g}",
                 "MAX_NEW_TOKENS": str(settings.max_new_tokens),
                 "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
             },
         )
+        self.function.invalidate_version_based_on(endpoint.configuration_digest)
         if settings.on_deploy:
             triggers.Trigger(
                 self,
                 "RunAfterDeploy",
                 handler=self.function,
-                execute_after=[endpoint],
+                execute_after=[endpoint.endpoint],
                 invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
                 timeout=FUNCTION_TIMEOUT,
             )

@@ -26,18 +26,15 @@ from inf2_llm.components.container_image import ContainerImage
 from inf2_llm.components.nag import acknowledge_wildcard_resource
 from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import NotebookSettings
-from inf2_llm.lifecycle import CompileJob, NotebookHookSettings, render_on_create, render_on_start
-from inf2_llm.profiles import ModelProfile, NeuronCompilation
+from inf2_llm.lifecycle import ArtifactJob, NotebookHookSettings, render_on_create, render_on_start
 
 
 @dataclass(frozen=True)
-class CompileRequest:
-    """What the notebook compiles and where it puts the result."""
+class ArtifactRequest:
+    """The job that puts the model into S3 for the endpoint, and how long the deploy waits for it."""
 
-    profile: ModelProfile
-    compilation: NeuronCompilation
-    artifact_prefix: str
-    # Names the wait condition: another model, image or settings is another compile to wait for.
+    job: ArtifactJob
+    # Names the wait condition: another model, image or settings is another artifact to wait for.
     identity: str
     timeout: Duration
 
@@ -45,7 +42,7 @@ class CompileRequest:
 class NotebookWorkbench(Construct):
     """Notebook instance, its role, log group and lifecycle configuration.
 
-    With a `compile_request` the on-start hook launches the compile job, and `compile_done`
+    With an `artifact_request` the on-start hook launches the artifact job, and `artifact_ready`
     is the CloudFormation wait condition the job signals once the model is in S3.
     """
 
@@ -60,7 +57,7 @@ class NotebookWorkbench(Construct):
         models_writer: iam.IManagedPolicy,
         key: kms.IKey,
         hf_token_secret_name: str | None,
-        compile_request: CompileRequest | None,
+        artifact_request: ArtifactRequest | None,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -71,7 +68,7 @@ class NotebookWorkbench(Construct):
         self.role = sagemaker_role(
             self,
             "Role",
-            description="Notebook: pull the TGI Neuron image, compile the model, store it under models/",
+            description=f"Notebook: pull the {image.title} image, prepare the model, store it under models/",
             image=image,
             # SageMaker writes the lifecycle hooks' own output here, under the notebook's role.
             log_groups="/aws/sagemaker/NotebookInstances:*",
@@ -92,21 +89,9 @@ class NotebookWorkbench(Construct):
             )
             hf_token_secret_id = secret.secret_arn
 
-        compile_job = None
-        self.compile_done: CfnWaitCondition | None = None
-        if compile_request:
-            wait_handle = CfnWaitConditionHandle(self, f"CompileSignal{compile_request.identity}")
-            compile_job = CompileJob(
-                model_id=compile_request.profile.model_id,
-                profile=compile_request.profile.name,
-                batch_size=compile_request.compilation.batch_size,
-                sequence_length=compile_request.compilation.sequence_length,
-                auto_cast_type=compile_request.compilation.auto_cast_type,
-                num_cores=compile_request.compilation.num_cores,
-                artifact_prefix=compile_request.artifact_prefix,
-                wait_handle_url=wait_handle.ref,
-                publish_repo=settings.publish_repo or "",
-            )
+        self.artifact_ready: CfnWaitCondition | None = None
+        if artifact_request:
+            wait_handle = CfnWaitConditionHandle(self, f"ArtifactSignal{artifact_request.identity}")
         hook_settings = NotebookHookSettings(
             region=stack.region,
             image_uri=image.uri,
@@ -114,7 +99,8 @@ class NotebookWorkbench(Construct):
             log_group_name=self.log_group.log_group_name,
             hf_token_secret_id=hf_token_secret_id,
             idle_minutes=settings.idle_minutes,
-            compile_job=compile_job,
+            artifact_job=artifact_request.job if artifact_request else None,
+            wait_handle_url=wait_handle.ref if artifact_request else None,
         )
         lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
@@ -176,12 +162,12 @@ class NotebookWorkbench(Construct):
         )
         self_stop.attach_to_role(self.role)
 
-        if compile_request:
-            self.compile_done = CfnWaitCondition(
+        if artifact_request:
+            self.artifact_ready = CfnWaitCondition(
                 self,
-                f"CompileDone{compile_request.identity}",
+                f"ArtifactReady{artifact_request.identity}",
                 handle=wait_handle.ref,
                 count=1,
-                timeout=str(int(compile_request.timeout.to_seconds())),
+                timeout=str(int(artifact_request.timeout.to_seconds())),
             )
-            self.compile_done.node.add_dependency(self.notebook)
+            self.artifact_ready.node.add_dependency(self.notebook)

@@ -1,4 +1,4 @@
-"""Checks that a SageMaker endpoint serving TGI answers the guide's two APIs, fast enough.
+"""Checks that a SageMaker endpoint answers each API its runtime serves, fast enough.
 
 One module shared by the smoke-test Lambda (handler.py), scripts/smoke_test.py and
 scripts/benchmark.py, so a workstation run and the post-deploy run judge an endpoint alike.
@@ -39,11 +39,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 LOGGER = logging.getLogger(__name__)
 
-# The guide measured 49.02 and 49.27 ms per token on ml.inf2.xlarge (batch 4, fp16, 2 cores).
-DEFAULT_MAX_MS_PER_TOKEN = 49.0
+# The guide measured 49.02 and 49.27 ms per token on ml.inf2.xlarge (batch 4, fp16, 2 cores): TGI's
+# own inference time. A wall clock adds the network, SageMaker's routing, queueing and the prefill,
+# so an endpoint performing exactly as in the guide measures above 49; 60 ms (about 1.2 times)
+# still fails one that lost half its cores or fell off the Neuron device.
+DEFAULT_MAX_MS_PER_TOKEN = 60.0
 # The guide's max_new_tokens: over 512 tokens the prompt's prefill weighs on the time per token
 # as little as in the guide's measurement.
 DEFAULT_MAX_NEW_TOKENS = 512
+
+# The guide's two: TGI's generate API and the OpenAI-style messages API.
+DEFAULT_APIS = ("generate", "messages")
 
 PROMPT = "딥러닝이 뭐야?"  # "What is deep learning?", the guide's own question
 SYSTEM_MESSAGE = "You are an AI expert."
@@ -98,11 +104,16 @@ class SmokeTestSettings:
     max_ms_per_token: float = DEFAULT_MAX_MS_PER_TOKEN
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     stop_sequences: tuple[str, ...] = ()
+    # The APIs to check, by name (INFERENCE_APIS), in order.
+    apis: tuple[str, ...] = DEFAULT_APIS
 
     def __post_init__(self) -> None:
         problems = []
         if not self.endpoint_name:
             problems.append("the endpoint name is empty")
+        unknown = [api for api in self.apis if api not in INFERENCE_APIS]
+        if unknown or not self.apis:
+            problems.append(f"APIs {list(self.apis)!r} must be some of {', '.join(INFERENCE_APIS)}")
         if not (math.isfinite(self.max_ms_per_token) and self.max_ms_per_token > 0):
             problems.append(f"the budget {self.max_ms_per_token} ms per token is not a positive number")
         if self.max_new_tokens < 1:
@@ -211,6 +222,7 @@ def _parse_messages(document: Any) -> Completion:
 
 GENERATE = InferenceApi("generate", _generate_payload, _parse_generate)
 MESSAGES = InferenceApi("messages", _messages_payload, _parse_messages)
+INFERENCE_APIS = {api.name: api for api in (GENERATE, MESSAGES)}
 
 
 def runtime_client(region_name: str | None = None, *, max_pool_connections: int = 10) -> Any:
@@ -296,7 +308,7 @@ def check_api(
     payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences)
     body, elapsed_s = invoke(client, settings.endpoint_name, api, payload, sleep=sleep, clock=clock)
     completion = parse_body(api, body)
-    # Wall time includes prefill and the network, so this is a little above TGI's own figure.
+    # Wall time includes the network, routing and prefill, so this is above TGI's own figure.
     ms_per_token = elapsed_s * 1000 / completion.generated_tokens
     if ms_per_token > settings.max_ms_per_token:
         raise SmokeTestFailure(
@@ -307,7 +319,7 @@ def check_api(
             f" {settings.max_ms_per_token:g} ms budget",
         )
     return {
-        "time_per_token_ms": round(ms_per_token, 3),
+        "wall_ms_per_token": round(ms_per_token, 3),
         "generated_tokens": completion.generated_tokens,
         "elapsed_ms": round(elapsed_s * 1000, 1),
         "preview": _preview(completion.text),
@@ -321,13 +333,14 @@ def run_smoke_test(
     sleep: Sleep = time.sleep,
     clock: Clock = time.perf_counter,
 ) -> dict[str, Any]:
-    """Check both APIs in turn, stopping at the first failure; a JSON-serializable summary."""
+    """Check each API in turn, stopping at the first failure; a JSON-serializable summary that
+    puts the budget beside each API's measured wall time per token."""
     summary: dict[str, Any] = {
         "endpoint": settings.endpoint_name,
         "max_ms_per_token": settings.max_ms_per_token,
     }
-    for api in (GENERATE, MESSAGES):
-        summary[api.name] = check_api(client, settings, api, sleep=sleep, clock=clock)
+    for name in settings.apis:
+        summary[name] = check_api(client, settings, INFERENCE_APIS[name], sleep=sleep, clock=clock)
     return summary
 
 

@@ -1,10 +1,12 @@
 """Lambda entry point: smoke-test the SageMaker endpoint named in this function's environment.
 
 Environment (set by the CDK construct):
-  ENDPOINT_NAME     required; the endpoint to invoke
-  MAX_MS_PER_TOKEN  float, budget of wall time per generated token (default 49, the guide's figure)
-  MAX_NEW_TOKENS    int, tokens to generate per call (default 128)
-  STOP_SEQUENCES    JSON list of strings, e.g. ["<|im_end|>"] for Qwen (default [])
+  ENDPOINT_NAME         required; the endpoint to invoke
+  ENDPOINT_CONFIG_NAME  the endpoint configuration deployed with this version; the summary names it
+  APIS                  JSON list of the APIs to check (default ["generate", "messages"])
+  MAX_MS_PER_TOKEN      float, budget of wall time per generated token (default 60)
+  MAX_NEW_TOKENS        int, tokens to generate per call (default 512, the guide's)
+  STOP_SEQUENCES        JSON list of strings, e.g. ["<|im_end|>"] for Qwen (default [])
 
 The event is ignored: whoever invokes the function (a deployment trigger, a pipeline step, the
 console) cannot point it at another endpoint or loosen the budget.
@@ -21,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from endpoint_checks import (
+    DEFAULT_APIS,
     DEFAULT_MAX_MS_PER_TOKEN,
     DEFAULT_MAX_NEW_TOKENS,
     Check,
@@ -57,15 +60,17 @@ def _number_from_environment(
         ) from error
 
 
-def _stop_sequences_from_environment(environ: Mapping[str, str]) -> tuple[str, ...]:
-    raw = environ.get("STOP_SEQUENCES", "").strip() or "[]"
+def _list_from_environment(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
     try:
-        stop_sequences = json.loads(raw)
+        items = json.loads(raw)
     except ValueError as error:
-        raise SmokeTestFailure(Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not JSON") from error
-    if not isinstance(stop_sequences, list):
-        raise SmokeTestFailure(Check.CONFIGURATION, None, f"STOP_SEQUENCES={raw!r} is not a JSON list")
-    return tuple(stop_sequences)
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not JSON") from error
+    if not isinstance(items, list):
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not a JSON list")
+    return tuple(items)
 
 
 def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
@@ -77,7 +82,8 @@ def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
         endpoint_name=endpoint_name,
         max_ms_per_token=_number_from_environment(environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN),
         max_new_tokens=_number_from_environment(environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS),
-        stop_sequences=_stop_sequences_from_environment(environ),
+        stop_sequences=_list_from_environment(environ, "STOP_SEQUENCES", ()),
+        apis=_list_from_environment(environ, "APIS", DEFAULT_APIS),
     )
 
 
@@ -98,5 +104,7 @@ def handler(
     except SmokeTestFailure as failure:
         LOGGER.error("smoke test failed: %s", failure)
         raise
+    # The configuration a trigger run tests: a new one is deployed with every new model or setting.
+    summary["endpoint_config"] = os.environ.get("ENDPOINT_CONFIG_NAME")
     LOGGER.info("smoke test passed: %s", json.dumps(summary, ensure_ascii=False))
     return summary

@@ -1,18 +1,18 @@
 #!/bin/bash
 # Run every 5 minutes by the inf2-llm-auto-stop timer: stops the notebook instance once it has been
-# idle for IDLE_MINUTES. Never while the compile job holds its lock: the stop would kill the compile,
+# idle for IDLE_MINUTES. Never while the artifact job holds its lock: the stop would kill the job,
 # and CloudFormation waits for it.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "${BASH_SOURCE[0]%/*}/common.sh"
 
-compile_running() {
+job_running() {
   [[ -e $LOCK_FILE ]] && ! flock -n "$LOCK_FILE" true
 }
 
 # Seconds since the last use: Jupyter kernels (a busy one counts as now) and terminals, where the
 # guide's Docker work happens, the start of the instance (settings.sh is written at every start) and
-# the last step of a compile (the status file).
+# the last step of the artifact job (the status file).
 idle_seconds() {
   local sessions terminals
   # Jupyter listens on 8443 with a self-signed certificate.
@@ -34,8 +34,8 @@ print(int(time.time() - max(times)))
 PY
 }
 
-if compile_running; then
-  echo "A model compile is running; not stopping"
+if job_running; then
+  echo "The artifact job is running; not stopping"
   exit 0
 fi
 if ! idle=$(idle_seconds); then
@@ -48,5 +48,5 @@ if ((idle < IDLE_MINUTES * 60)); then
 fi
 name=$(notebook_name)
 open_log_stream "$name/auto-stop"
-log "Idle for ${idle}s and no compile running: stopping notebook instance $name"
+log "Idle for ${idle}s and no artifact job running: stopping notebook instance $name"
 aws sagemaker stop-notebook-instance --region "$REGION" --notebook-instance-name "$name"

@@ -1,4 +1,4 @@
-# Sourced by on-start.sh, compile-job.sh and auto-stop.sh. The on-start hook installs them all, with
+# Sourced by on-start.sh, artifact-job.sh and auto-stop.sh. The on-start hook installs them all, with
 # the settings.sh that inf2_llm/lifecycle.py generates, into one root-only directory.
 # The constants below are used by the scripts that source this file, hence SC2034 is off.
 # shellcheck shell=bash disable=SC2034
@@ -11,7 +11,7 @@ readonly INSTALL_DIR=${BASH_SOURCE[0]%/*}
 # The one place that survives a stop and start of the notebook instance.
 readonly VOLUME=/home/ec2-user/SageMaker
 readonly STATE_DIR=$VOLUME/.inf2-llm
-readonly LOCK_FILE=$STATE_DIR/compile.lock
+readonly LOCK_FILE=$STATE_DIR/artifact-job.lock
 readonly STATUS_FILE=$STATE_DIR/status
 
 # Our own one-line messages only need these escapes; no python3 start-up per log line.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs as root at every start of the notebook instance. SageMaker fails the instance when a hook runs
-# for more than 5 minutes, so the model compile (tens of minutes) is only launched here, detached.
+# for more than 5 minutes, so the artifact job (a compile takes an hour) is only launched here, detached.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "${BASH_SOURCE[0]%/*}/common.sh"
@@ -17,7 +17,7 @@ docker_root_dir() {
 # images pulled before a stop are still there after the next start.
 relocate_docker() {
   if [[ $(docker_root_dir) == "$DOCKER_DATA_ROOT" ]]; then
-    # Re-run within one boot: restarting Docker would kill running containers, the compile's too.
+    # Re-run within one boot: restarting Docker would kill running containers, the job's too.
     echo "Docker already keeps its data in $DOCKER_DATA_ROOT"
     return
   fi
@@ -50,7 +50,7 @@ PY
 install_auto_stop() {
   cat >"/etc/systemd/system/$AUTO_STOP_UNIT.service" <<UNIT
 [Unit]
-Description=Stop this notebook instance after $IDLE_MINUTES idle minutes unless a model compile runs
+Description=Stop this notebook instance after $IDLE_MINUTES idle minutes unless the artifact job runs
 [Service]
 Type=oneshot
 ExecStart=$INSTALL_DIR/auto-stop.sh
@@ -70,22 +70,22 @@ UNIT
 
 # A new session, so the hook runner's clean-up of this hook's process group does not reach the job;
 # no stream left open, so the runner does not wait for the job's output.
-launch_compile_job() {
-  setsid "$INSTALL_DIR/compile-job.sh" >>"$STATE_DIR/compile.log" 2>&1 </dev/null &
-  echo "Compile job launched; progress in $STATUS_FILE and CloudWatch Logs group $LOG_GROUP_NAME"
+launch_artifact_job() {
+  setsid "$INSTALL_DIR/artifact-job.sh" >>"$STATE_DIR/artifact-job.log" 2>&1 </dev/null &
+  echo "Artifact job launched; progress in $STATUS_FILE and CloudWatch Logs group $LOG_GROUP_NAME"
 }
 
 mkdir -p "$STATE_DIR"
 # Two starts at once must not interleave Docker's restarts. The job is launched after the lock is
-# released, or it would hold the lock for the length of the compile.
+# released, or it would hold the lock for the length of the job.
 (
   flock -w 120 9
   relocate_docker
   install_auto_stop
 ) 9>"$STATE_DIR/on-start.lock"
-# settings.sh names a model only when the stack asks for a compile.
-if [[ -v MODEL_ID ]]; then
-  launch_compile_job
+# settings.sh names a model source only when the stack serves the model from S3.
+if [[ -v MODEL_SOURCE ]]; then
+  launch_artifact_job
 else
-  echo "No compile job configured"
+  echo "No artifact job configured"
 fi

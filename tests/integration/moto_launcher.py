@@ -267,7 +267,7 @@ def _attach_role_managed_policies() -> None:
 def _give_wait_condition_handles_a_url() -> None:
     """moto ignores AWS::CloudFormation::WaitConditionHandle, so its Ref resolves to nothing and
     the notebook's on-start hook would be rendered with WAIT_HANDLE_URL='None'. CloudFormation
-    resolves it to a presigned S3 URL the compile job signals; this gives the handle such a URL
+    resolves it to a presigned S3 URL the artifact job signals; this gives the handle such a URL
     (it accepts no signal). AWS::CloudFormation::WaitCondition stays ignored: moto cannot wait,
     so in the rehearsal the Serving stack does not wait for a compile, as it does in AWS."""
     from urllib.parse import quote

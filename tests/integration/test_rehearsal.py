@@ -1,13 +1,13 @@
 """A deploy/destroy rehearsal: the real CDK CLI bootstraps a local moto account, deploys the
 whole app, boto3 checks what was created, and `cdk destroy` must leave nothing of it behind.
 
-Both model sources are rehearsed, one after the other in the same account:
+The three model sources are rehearsed, one after the other in the same account:
 - `hub`: the endpoint downloads the precompiled model from the Hugging Face Hub;
-- `compile`: the richer path; the notebook's on-start hook carries the compile job and the
-  wait handle URL, and the model is served from S3 (ModelDataSource, network isolation).
-Each deploy and destroy takes seconds against moto, so both fit the time budget. Deploying
-the second after destroying the first also shows that a teardown leaves nothing that would
-block the next deploy.
+- `mirror` and `compile`: the notebook's on-start hook carries the artifact job and the wait
+  handle URL, and the model is served from S3 (ModelDataSource, network isolation).
+Each deploy and destroy takes seconds against moto, so all fit the time budget. Deploying the
+next after destroying the previous also shows that a teardown leaves nothing that would block
+the next deploy.
 
 The smoke-test trigger is off (`smoke_test_on_deploy=false`): moto cannot run Lambda code
 without Docker, and a trigger it cannot run would be reported as a success.
@@ -32,12 +32,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from inf2_llm.config import AppConfig, load_config
-from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE, GUIDE_INSTANCE_TYPE, GUIDE_NOTEBOOK_VOLUME_GB
+from tests.guide import (
+    GUIDE_ENVIRONMENT,
+    GUIDE_HUB_MODEL,
+    GUIDE_IMAGE,
+    GUIDE_INSTANCE_TYPE,
+    GUIDE_NOTEBOOK_VOLUME_GB,
+    READ_ON_SAGEMAKER,
+)
 from tests.integration.conftest import ACCOUNT, PROJECT_ROOT, REGION, CliRun
 
 pytestmark = pytest.mark.integration
 
-MODEL_SOURCES = ("hub", "compile")
+MODEL_SOURCES = ("hub", "mirror", "compile")
+GUIDE_SETTINGS = {name: GUIDE_ENVIRONMENT[name] for name in READ_ON_SAGEMAKER}
 STACK_PREFIX = "Inf2Llm-dev-"
 STACKS = tuple(f"{STACK_PREFIX}{name}" for name in ("Storage", "Workbench", "Serving"))
 TIMES_FILE = PROJECT_ROOT / ".build" / "rehearsal-times.json"
@@ -49,12 +57,17 @@ SAGEMAKER_MODEL_DIR = "/opt/ml/model"
 # CreateNotebookInstanceLifecycleConfig rejects longer hook content; moto does not check.
 LIFECYCLE_HOOK_LIMIT = 16384
 BROAD_MANAGED_POLICIES = ("AmazonSageMakerFullAccess", "AmazonS3FullAccess", "AdministratorAccess")
-NOT_FOUND_CODES = {"404", "NoSuchBucket", "NotFoundException", "NoSuchEntity", "ResourceNotFoundException"}
+NOT_FOUND_CODES = {"404", "NoSuchBucket", "NotFound", "NotFoundException", "NoSuchEntity", "ResourceNotFoundException"}
 # SageMaker reports a missing resource as a ValidationException; only these messages mean "gone".
 SAGEMAKER_NOT_FOUND = re.compile(r"Could not find|does not exist|RecordNotFound")
 # Resource types whose deletion cannot be observed on their own: a custom resource's record,
 # a wait condition handle (a presigned URL), and inline policies, which go with their role.
-NOTHING_TO_OBSERVE = {"Custom::S3AutoDeleteObjects", "AWS::CloudFormation::WaitConditionHandle", "AWS::IAM::Policy"}
+NOTHING_TO_OBSERVE = {
+    "Custom::S3AutoDeleteObjects",
+    "AWS::CloudFormation::WaitConditionHandle",
+    "AWS::IAM::Policy",
+    "AWS::SNS::TopicPolicy",
+}
 
 _times: dict[str, Any] = {}
 
@@ -171,7 +184,9 @@ def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
 
 def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
     """For each resource type: a call that fails with a not-found error once the resource is gone."""
-    s3, kms, iam, logs, lambda_, sagemaker = (aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker"))
+    s3, kms, iam, logs, lambda_, sagemaker, sns = (
+        aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker", "sns")
+    )
 
     def key_not_scheduled_for_deletion(key_id: str) -> None:
         metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
@@ -204,6 +219,7 @@ def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
             EndpointConfigName=name_of(arn)
         ),
         "AWS::SageMaker::Endpoint": lambda arn: sagemaker.describe_endpoint(EndpointName=name_of(arn)),
+        "AWS::SNS::Topic": lambda arn: sns.get_topic_attributes(TopicArn=arn),
     }
 
 
@@ -331,7 +347,7 @@ def test_roles_trust_only_sagemaker_and_hold_no_broad_managed_policies(rehearsal
         assert not [arn for arn in role["managed_policies"] if arn.rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES]
     assert roles["notebook"]["managed_policies"] == [writer]
     # Only a model served from S3 reads the bucket; the Hub model needs no access to it.
-    assert roles["model"]["managed_policies"] == ([reader] if rehearsal.config.compiles_model else [])
+    assert roles["model"]["managed_policies"] == ([reader] if rehearsal.config.serves_from_s3 else [])
 
 
 def test_notebook_is_the_guides_inf2_workbench(rehearsal: Rehearsal) -> None:
@@ -356,7 +372,7 @@ def test_lifecycle_hooks_fit_and_carry_the_deployed_settings(rehearsal: Rehearsa
     """SageMaker rejects a hook over 16 KiB, and moto does not, so the limit is checked here on
     what was deployed. The hooks must receive the names CloudFormation resolved (bucket, log
     group, image) and, on the compile path only, the model to compile and the wait handle URL
-    the compile job signals to release the Serving stack."""
+    the artifact job signals to release the Serving stack."""
     lifecycle = rehearsal.seen["lifecycle"]
     assert len(lifecycle["OnCreate"]) == 1 and len(lifecycle["OnStart"]) == 1
     for hook in lifecycle["OnCreate"] + lifecycle["OnStart"]:
@@ -369,26 +385,26 @@ def test_lifecycle_hooks_fit_and_carry_the_deployed_settings(rehearsal: Rehearsa
     assert GUIDE_IMAGE in on_start
     assert "${Token[" not in on_start
     has_wait_handle = "https://cloudformation-waitcondition-" in on_start
-    if rehearsal.config.compiles_model:
-        assert rehearsal.config.profile.model_id in on_start
+    if rehearsal.config.serves_from_s3:
+        assert f"readonly REPOSITORY={rehearsal.config.source_repository}\n" in on_start
+        assert f"readonly MODEL_SOURCE={rehearsal.model_source}\n" in on_start
         assert rehearsal.config.artifact_prefix in on_start
         assert has_wait_handle
     else:
-        assert rehearsal.config.profile.model_id not in on_start
+        assert "readonly REPOSITORY=" not in on_start
         assert not has_wait_handle
 
 
 def test_model_serves_the_guides_image_with_matching_neuron_settings(rehearsal: Rehearsal) -> None:
-    """The TGI Neuron container refuses to start unless its settings match how the model was
-    compiled, and it only says so after a 15-minute deploy: the deployed model must carry the
-    guide's image, its exact HF_* and MAX_* values, and the right model location."""
+    """The deployed model must carry the guide's image, the guide's values for what the TGI
+    container reads (MAX_*), and the right model location; from S3, nothing is fetched at start."""
     model = rehearsal.seen["model"]
     container = model["PrimaryContainer"]
     assert container["Image"] == GUIDE_IMAGE
     assert model["ExecutionRoleArn"] == rehearsal.seen["roles"]["model"]["arn"]
-    if rehearsal.config.compiles_model:
+    if rehearsal.config.serves_from_s3:
         bucket = rehearsal.output("Storage", "ArtifactBucketName")
-        assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": SAGEMAKER_MODEL_DIR}
+        assert container["Environment"] == {**GUIDE_SETTINGS, "HF_MODEL_ID": SAGEMAKER_MODEL_DIR}
         assert container["ModelDataSource"] == {
             "S3DataSource": {
                 "S3Uri": f"s3://{bucket}/{rehearsal.config.artifact_prefix}",
@@ -399,7 +415,7 @@ def test_model_serves_the_guides_image_with_matching_neuron_settings(rehearsal: 
         # Everything is copied in from S3 before start: nothing has to be fetched from outside.
         assert model["EnableNetworkIsolation"] is True
     else:
-        assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": GUIDE_HUB_MODEL}
+        assert container["Environment"] == {**GUIDE_SETTINGS, "HF_MODEL_ID": GUIDE_HUB_MODEL}
         assert "ModelDataSource" not in container
         # The container downloads the model from the Hub at start.
         assert model["EnableNetworkIsolation"] is False

@@ -21,9 +21,17 @@ def start_instance(instance: NotebookInstance) -> StartInstance:
     return lambda settings, **env: instance.run_boot(render_on_start(settings), **env)
 
 
-@pytest.fixture(scope="module", params=list(PROFILES))
+@pytest.fixture(scope="module", params=PROFILES)
 def compiled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Boot]:
     """(profile, ended boot) of a first start that compiled the profile without trouble."""
     instance = NotebookInstance(tmp_path_factory.mktemp(request.param))
     boot, _ = instance.run_boot(render_on_start(hook_settings(request.param)))
+    return request.param, boot
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def mirrored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Boot]:
+    """(profile, ended boot) of a first start that mirrored the profile's precompiled copy without trouble."""
+    instance = NotebookInstance(tmp_path_factory.mktemp(f"mirror-{request.param}"))
+    boot, _ = instance.run_boot(render_on_start(hook_settings(request.param, model_source="mirror")))
     return request.param, boot

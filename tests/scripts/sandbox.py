@@ -6,7 +6,7 @@ Each boot is a private mount and pid namespace (`unshare`, so root only) in whic
 - /home and /opt are empty tmpfs, with the instance's volume bound at /home/ec2-user/SageMaker
   and SageMaker's metadata file in /opt/ml/metadata;
 - /proc/meminfo reports an ml.inf2.xlarge's 16 GiB;
-- the rest of / is read-only, except the instance's own directory;
+- the rest of / is read-only, except the instance's own directory and its fake S3;
 and commands find the stand-ins of standins.py first on PATH. The volume and the fake S3 outlive
 a boot, as on SageMaker; ending a boot kills every process in it, detached ones included.
 
@@ -50,16 +50,17 @@ class HookRun:
 
 
 class NotebookInstance:
-    """What survives a stop: the volume, the fake S3, and the stand-ins' directory."""
+    """What survives a stop: the volume, the fake S3 (`s3`, which another instance may share, as
+    a replaced notebook shares the bucket), and the stand-ins' directory."""
 
-    def __init__(self, root: Path, *, memory_kib: int = INF2_XLARGE_MEMORY_KIB) -> None:
+    def __init__(self, root: Path, *, memory_kib: int = INF2_XLARGE_MEMORY_KIB, s3: Path | None = None) -> None:
         if os.geteuid() != 0:
             # An error, not a skip: the hooks run as root on the instance, and CI runs this as root.
             raise PermissionError("the notebook sandbox needs root for its mount and pid namespaces")
         self.root = root
         self.memory_kib = memory_kib
         self.volume = root / "volume"
-        self.s3 = root / "s3"
+        self.s3 = s3 or root / "s3"
         self.bin = root / "bin"
         for directory in (self.volume, self.s3, self.bin):
             directory.mkdir(parents=True, exist_ok=True)
@@ -77,11 +78,11 @@ class NotebookInstance:
         return self.volume / ".inf2-llm"
 
     def status(self) -> str:
-        """The compile job's status line."""
+        """The artifact job's status line."""
         return (self.state_dir / "status").read_text().strip()
 
-    def compile_log(self) -> str:
-        log = self.state_dir / "compile.log"
+    def job_log(self) -> str:
+        log = self.state_dir / "artifact-job.log"
         return log.read_text() if log.exists() else "(none)"
 
     def boot(self, **env: str) -> Boot:
@@ -125,7 +126,12 @@ class Boot:
         (state / "docker-root").write_text(DEFAULT_DOCKER_ROOT)
         (self.directory / "meminfo").write_text(f"MemTotal:       {self.instance.memory_kib} kB\n")
         self.log.touch()
-        config = {"boot": str(self.directory), "instance": str(self.instance.root), "volume": str(self.instance.volume)}
+        config = {
+            "boot": str(self.directory),
+            "instance": str(self.instance.root),
+            "volume": str(self.instance.volume),
+            "s3": str(self.instance.s3),
+        }
         self._unshare = subprocess.Popen(
             [
                 "unshare",
@@ -218,7 +224,7 @@ class Boot:
         return bool(Path(f"/proc/{self._init_pid}/task/{self._init_pid}/children").read_text().strip())
 
     def wait_until_quiet(self, timeout: float = 20) -> None:
-        wait_for(lambda: not self.busy(), "the boot's processes to end", timeout, self.instance.compile_log)
+        wait_for(lambda: not self.busy(), "the boot's processes to end", timeout, self.instance.job_log)
 
     def calls(self, cmd: str | None = None) -> list[dict]:
         """The stand-ins' records, in call order."""
@@ -272,7 +278,7 @@ class PendingHook:
         return HookRun(self.process.returncode, stdout, stderr, time.monotonic() - self.started)
 
 
-def _init_namespace(boot: str, instance: str, volume: str) -> None:
+def _init_namespace(boot: str, instance: str, volume: str, s3: str) -> None:
     """Pid 1 of a boot: set up the file system view, then reap orphans until killed."""
 
     def mount(*args: str) -> None:
@@ -305,6 +311,7 @@ def _init_namespace(boot: str, instance: str, volume: str) -> None:
     )
     mount("--bind", f"{boot}/meminfo", "/proc/meminfo")
     mount("--bind", instance, instance)
+    mount("--bind", s3, s3)
     mount("-o", "remount,bind,ro", "/")
     print("ready", flush=True)
     while True:

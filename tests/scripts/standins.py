@@ -7,13 +7,17 @@ environment variables:
   FAKE_DOCKER_PULL_FAIL=always|once   docker pull fails every time / the first time only
   FAKE_OPTIMUM_EXIT=N                 optimum-cli export exits with N
   FAKE_OPTIMUM_GATE=PATH              optimum-cli export waits until PATH exists
-  FAKE_HF_UPLOAD_EXIT=N               huggingface-cli upload exits with N
+  FAKE_HF_DOWNLOAD_FAIL=REPO          every download of Hub repository REPO fails
+  FAKE_HF_UPLOAD_EXIT=N               the upload to the Hub exits with N
+  FAKE_NEURON_CONFIG=JSON             merged into the neuron config of every model downloaded or exported
   FAKE_HF_TOKEN=TOKEN                 the secret's value; without it the secret does not exist
   FAKE_S3_DISK_FULL=1                 S3 uploads fail after the first file with "No space left"
+  FAKE_S3_DOWN=1                      S3 listings fail
   FAKE_LOGS_FAIL=1                    every CloudWatch Logs call fails
   FAKE_JUPYTER_SESSIONS / _TERMINALS  JSON the Jupyter API answers with (default: [])
   FAKE_JUPYTER_DOWN=1                 Jupyter does not answer
-Docker's daemon state lives in $FAKE_STATE, S3 under $FAKE_S3.
+Docker's daemon state lives in $FAKE_STATE, S3 under $FAKE_S3. The images' Python answers the
+Hugging Face Hub calls the scripts make (revision look-up, download, upload) from FAKE_HUB.
 
 A compile calls these some 35 times, so only os and sys are imported up front: json, pathlib or
 shutil would each add more to a call's start-up than the interpreter itself takes.
@@ -26,11 +30,50 @@ import sys
 import time
 
 ECR_PASSWORD = "fake-ecr-password"
-MODEL_REVISION = "0123456789abcdef0123456789abcdef01234567"
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"
 DAEMON_JSON = "/etc/docker/daemon.json"
-CHECKPOINT_FILES = {"config.json": '{"model_type": "llama"}', "model.safetensors": "weights " * 64}
 GATE_TIMEOUT_SECONDS = 30
+
+
+def revision_of(repository: str) -> str:
+    """The newest commit of a fake Hub repository: 40 hex digits of its own."""
+    return "".join(f"{ord(char):02x}" for char in repository)[-40:].rjust(40, "0")
+
+
+def _checkpoint() -> dict[str, str]:
+    return {"config.json": '{"model_type": "llama"}', "model.safetensors": "weights " * 64}
+
+
+def _precompiled(checkpoint: str, auto_cast_type: str) -> dict[str, str]:
+    """What the guide published: exported from a Hub id, so without checkpoint/ (optimum-neuron
+    0.0.28 records where the weights are instead)."""
+    neuron = {
+        "task": "text-generation",
+        "batch_size": 4,
+        "num_cores": 2,
+        "auto_cast_type": auto_cast_type,
+        "sequence_length": 4096,
+        "compiler_type": "neuronx-cc",
+        "compiler_version": "2.15.143.0",
+        "checkpoint_id": checkpoint,
+        "checkpoint_revision": revision_of(checkpoint),
+    }
+    return {
+        "config.json": repr({"model_type": "llama", "neuron": neuron}).replace("'", '"'),
+        "compiled/model.neff": "compiled " * 64,
+        "tokenizer.json": "{}",
+    }
+
+
+# Repository id: files, as a download of any revision yields them.
+FAKE_HUB = {
+    "MLP-KTLim/llama-3-Korean-Bllossom-8B": _checkpoint(),
+    "Qwen/Qwen2.5-7B-Instruct": _checkpoint(),
+    "Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B": _precompiled(
+        "MLP-KTLim/llama-3-Korean-Bllossom-8B", "fp16"
+    ),
+    "Gonsoo/AWS-HF-optimum-neuron-0-0-28-Qwen2.5-7B-Instruct": _precompiled("Qwen/Qwen2.5-7B-Instruct", "bf16"),
+}
 
 
 def record(cmd: str, argv: list[str], **seen: object) -> None:
@@ -163,21 +206,58 @@ def docker_run(argv: list[str]) -> None:
         return os.path.join(volumes["/data"], os.path.relpath(container_path, "/data"))
 
     if entrypoint == "python3":
-        record("docker", argv, **seen)
-        print(MODEL_REVISION)
-    elif entrypoint == "huggingface-cli" and args[0] == "download":
-        checkpoint = host_path(args[args.index("--local-dir") + 1])
-        for name, content in CHECKPOINT_FILES.items():
-            write(os.path.join(checkpoint, name), content)
-        record("docker", argv, **seen)
-    elif entrypoint == "huggingface-cli" and args[0] == "upload":
-        record("docker", argv, **seen)
-        sys.exit(int(os.environ.get("FAKE_HF_UPLOAD_EXIT", "0")))
+        hub_call(argv, seen, args, host_path)
     elif entrypoint == "optimum-cli":
         optimum_export(argv, seen, host_path(args[args.index("--model") + 1]), host_path(args[-1]))
     else:
         record("docker", argv, **seen)
         fail(f"docker stand-in: unexpected container command {entrypoint} {args}", 2)
+
+
+def hub_call(argv: list[str], seen: dict, args: list[str], host_path) -> None:
+    """The scripts' `python3 -c CODE ARGS...` Hub calls, told apart by the huggingface_hub
+    function the code calls."""
+    code, parameters = args[1], args[2:]
+    if "snapshot_download" in code:
+        repository, revision, local_dir = parameters
+        record(
+            "docker",
+            argv,
+            **seen,
+            hub={"op": "download", "repository": repository, "revision": revision, "local_dir": local_dir},
+        )
+        if repository not in FAKE_HUB or os.environ.get("FAKE_HF_DOWNLOAD_FAIL") == repository:
+            fail(f"huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error for {repository}")
+        for name, content in FAKE_HUB[repository].items():
+            write(os.path.join(host_path(local_dir), name), adjusted_config(name, content))
+        # snapshot_download keeps its own metadata beside the files it fetched.
+        write(os.path.join(host_path(local_dir), ".cache", "huggingface", "download.lock"), "")
+    elif "model_info" in code:
+        repository, revision = parameters
+        record("docker", argv, **seen, hub={"op": "revision", "repository": repository, "revision": revision})
+        if repository not in FAKE_HUB:
+            fail(f"huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error for {repository}")
+        print(revision or revision_of(repository))
+    elif "upload_folder" in code:
+        repository, folder = parameters
+        record("docker", argv, **seen, hub={"op": "upload", "repository": repository, "folder": folder})
+        sys.exit(int(os.environ.get("FAKE_HF_UPLOAD_EXIT", "0")))
+    else:
+        record("docker", argv, **seen)
+        fail(f"docker stand-in: unexpected Python in the image: {code}", 2)
+
+
+def adjusted_config(name: str, content: str) -> str:
+    """FAKE_NEURON_CONFIG merged into a model's neuron configuration."""
+    override = os.environ.get("FAKE_NEURON_CONFIG")
+    if name != "config.json" or not override:
+        return content
+    import json
+
+    document = json.loads(content)
+    if "neuron" in document:
+        document["neuron"].update(json.loads(override))
+    return json.dumps(document)
 
 
 def optimum_export(argv: list[str], seen: dict, checkpoint: str, output: str) -> None:
@@ -195,10 +275,24 @@ def optimum_export(argv: list[str], seen: dict, checkpoint: str, output: str) ->
     if status:
         fail("neuronx-cc failed: Compilation failure", status)
     os.rename(in_progress, os.path.join(output, "compiled", "model.neff"))
-    # Exported from a local path, optimum-neuron copies the checkpoint into the model.
+    # Exported from a local path, optimum-neuron copies the checkpoint into the model and records
+    # no Hub id for it.
     for name in files_under(checkpoint):
-        write(os.path.join(output, "checkpoint", name), read(os.path.join(checkpoint, name)))
-    write(os.path.join(output, "config.json"), '{"neuron": {"checkpoint_id": null}}')
+        if not name.startswith(".cache/"):
+            write(os.path.join(output, "checkpoint", name), read(os.path.join(checkpoint, name)))
+    args = seen["args"]
+    neuron = {
+        "batch_size": int(args[args.index("--batch_size") + 1]),
+        "sequence_length": int(args[args.index("--sequence_length") + 1]),
+        "auto_cast_type": args[args.index("--auto_cast_type") + 1],
+        "num_cores": int(args[args.index("--num_cores") + 1]),
+        "checkpoint_id": None,
+        "checkpoint_revision": None,
+    }
+    write(
+        os.path.join(output, "config.json"),
+        adjusted_config("config.json", repr({"neuron": neuron}).replace("'", '"').replace("None", "null")),
+    )
 
 
 # --- aws ---
@@ -228,7 +322,13 @@ def aws(argv: list[str]) -> None:
             words.append(argv[index])
             index += 1
     service, operation = words[0], words[1]
-    if service == "ecr" and operation == "get-login-password":
+    if service == "s3api" and operation == "list-objects-v2":
+        record("aws", argv)
+        if os.environ.get("FAKE_S3_DOWN"):
+            fail('Could not connect to the endpoint URL: "https://s3.us-west-2.amazonaws.com/"', 255)
+        listed = os.path.exists(s3_path(f"{options['--bucket']}/{options['--prefix']}"))
+        print(1 if listed else 0)
+    elif service == "ecr" and operation == "get-login-password":
         record("aws", argv)
         print(ECR_PASSWORD)
     elif service == "s3":

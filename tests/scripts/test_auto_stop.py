@@ -95,6 +95,6 @@ def test_never_stops_during_a_compile(tmp_path) -> None:
         long_ago = time.time() - 2 * IDLE_MINUTES * 60
         os.utime(instance.state_dir / "status", (long_ago, long_ago))
         result, stops = run_timer(boot)
-        assert stops == [] and "A model compile is running" in result.stdout
+        assert stops == [] and "The artifact job is running" in result.stdout
         gate.touch()
         boot.wait_until_quiet()

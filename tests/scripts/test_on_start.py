@@ -90,7 +90,7 @@ def test_sandbox_leaves_the_host_alone(instance: NotebookInstance) -> None:
 def test_hub_mode_launches_no_job(start_instance: StartInstance, instance: NotebookInstance) -> None:
     """Serving the Hub's precompiled model must not pull, compile, upload or signal anything."""
     boot, hook = start_instance(hook_settings(None))
-    assert "No compile job configured" in hook.stdout
+    assert "No artifact job configured" in hook.stdout
     assert [call["argv"][0] for call in boot.calls("docker")] == ["info", "info"]
     assert boot.calls("aws") == [] and boot.calls("curl") == []
-    assert not (instance.state_dir / "compile.log").exists()
+    assert not (instance.state_dir / "artifact-job.log").exists()

@@ -43,24 +43,20 @@ def test_cdk_tokens_pass_through_verbatim() -> None:
             field: TOKEN.format(next(tokens))
             for field in ("region", "image_uri", "artifact_bucket", "log_group_name", "hf_token_secret_id")
         },
-        compile_job=dataclasses.replace(
-            settings.compile_job,
+        wait_handle_url=TOKEN.format(next(tokens)),
+        artifact_job=dataclasses.replace(
+            settings.artifact_job,
             **{
                 field: TOKEN.format(next(tokens))
-                for field in (
-                    "model_id",
-                    "profile",
-                    "auto_cast_type",
-                    "artifact_prefix",
-                    "wait_handle_url",
-                    "publish_repo",
-                )
+                for field in ("repository", "revision", "profile", "artifact_prefix", "publish_repo")
             },
+            export_options=("--batch_size", TOKEN.format(next(tokens))),
         ),
     )
     hook = render_on_start(settings)
     for number in range(100, 111):
         assert f"={shlex.quote(TOKEN.format(number))}\n" in hook
+    assert f"readonly -a EXPORT_OPTIONS=(--batch_size {shlex.quote(TOKEN.format(111))})\n" in hook
     assert bash_syntax_ok(hook)
 
 

@@ -80,18 +80,23 @@ def expect_failure(handler_module: ModuleType, tap: InvocationTap, **kwargs: Any
     return raised.value
 
 
-def test_healthy_endpoint_passes_with_only_the_environment(handler_module: ModuleType, aws_environment: str) -> None:
-    """Lambda calls handler(event, context) alone: its default client and clock must do the job."""
+def test_healthy_endpoint_passes_with_only_the_environment(
+    handler_module: ModuleType, aws_environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda calls handler(event, context) alone: its default client and clock must do the job,
+    and the summary names the endpoint configuration this run tested and the budget it applied."""
+    monkeypatch.setenv("ENDPOINT_CONFIG_NAME", "ModelConfig-abc123")
     queue_bodies(aws_environment, generate_body(tokens=128), chat_body(tokens=100))
 
     summary = handler_module.handler({}, None)
 
     assert summary["endpoint"] == ENDPOINT
-    assert summary["max_ms_per_token"] == DEFAULT_MAX_MS_PER_TOKEN
+    assert summary["endpoint_config"] == "ModelConfig-abc123"
+    assert summary["max_ms_per_token"] == DEFAULT_MAX_MS_PER_TOKEN == 60
     assert summary["generate"]["generated_tokens"] == 128
     assert summary["messages"]["generated_tokens"] == 100
     for api in ("generate", "messages"):
-        assert 0 < summary[api]["time_per_token_ms"] <= DEFAULT_MAX_MS_PER_TOKEN
+        assert 0 < summary[api]["wall_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
     assert json.loads(json.dumps(summary)) == summary
 
 
@@ -103,8 +108,8 @@ def test_summary_divides_wall_time_by_generated_tokens(
 
     summary = run_handler(handler_module, tap, clock_step_s=0.64)
 
-    assert summary["generate"]["time_per_token_ms"] == pytest.approx(640 / 128)
-    assert summary["messages"]["time_per_token_ms"] == pytest.approx(640 / 64)
+    assert summary["generate"]["wall_ms_per_token"] == pytest.approx(640 / 128)
+    assert summary["messages"]["wall_ms_per_token"] == pytest.approx(640 / 64)
     assert summary["generate"]["elapsed_ms"] == pytest.approx(640)
     assert summary["messages"]["generated_tokens"] == 64
     assert summary["generate"]["preview"] == json.loads(generate_body())[0]["generated_text"]
@@ -141,6 +146,19 @@ def test_requests_are_the_guide_payloads_with_the_profile_settings(
         "max_tokens": 64,
         "stop": ["<|im_end|>"],
     }
+
+
+def test_apis_come_from_the_environment(
+    handler_module: ModuleType, aws_environment: str, tap: InvocationTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The construct names the APIs its runtime answers; the handler checks those, in that order."""
+    monkeypatch.setenv("APIS", '["messages"]')
+    queue_bodies(aws_environment, chat_body(tokens=64))
+
+    summary = run_handler(handler_module, tap)
+
+    assert [request.keys() >= {"messages"} for request in tap.sent_bodies] == [True]
+    assert "generate" not in summary and summary["messages"]["generated_tokens"] == 64
 
 
 def test_stop_is_left_out_when_no_stop_sequence_is_configured(
@@ -331,7 +349,7 @@ def test_empty_text_fails_the_non_empty_text_check(
 def test_slow_endpoint_fails_the_time_per_token_check(
     handler_module: ModuleType, aws_environment: str, tap: InvocationTap
 ) -> None:
-    """The guide's 49 ms per token is the point of inf2; a slower endpoint must fail the test."""
+    """The guide's 49 ms per token is the point of inf2; an endpoint far slower must fail the test."""
     queue_bodies(aws_environment, generate_body(tokens=128))
 
     failure = expect_failure(handler_module, tap, clock_step_s=10.0)
@@ -370,6 +388,8 @@ def test_budget_comes_from_the_environment(
         ("STOP_SEQUENCES", "<|im_end|>", "STOP_SEQUENCES='<|im_end|>' is not JSON"),
         ("STOP_SEQUENCES", '"<|im_end|>"', "is not a JSON list"),
         ("STOP_SEQUENCES", "[1]", "stop sequences [1] must be non-empty strings"),
+        ("APIS", '["generate", "telepathy"]', "APIs ['generate', 'telepathy'] must be some of generate, messages"),
+        ("APIS", "[]", "APIs [] must be some of"),
     ],
 )
 def test_bad_configuration_fails_before_any_call(

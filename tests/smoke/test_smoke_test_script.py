@@ -53,7 +53,7 @@ def test_healthy_endpoint_exits_zero_and_prints_the_summary(aws_environment: str
     assert summary["generate"]["generated_tokens"] == 128
     assert summary["messages"]["generated_tokens"] == 90
     for api in ("generate", "messages"):
-        assert 0 < summary[api]["time_per_token_ms"] <= DEFAULT_MAX_MS_PER_TOKEN
+        assert 0 < summary[api]["wall_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
 
 
 def test_failed_check_exits_non_zero_with_its_message(aws_environment: str) -> None:

@@ -21,6 +21,7 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_t
 CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 HUB = {}
+MIRROR = {"model_source": "mirror"}
 COMPILE = {"model_source": "compile"}
 COMPILE_QWEN = {
     "model_source": "compile",
@@ -52,9 +53,11 @@ class Synthesized:
         self._templates: dict[str, Template] = {}
 
     def template(self, stack_name: str) -> Template:
+        # Read from the assembly's directory: jsii caches an artifact's proxy under the type it was
+        # first seen as (a stack's `dependencies` are plain CloudArtifacts), which has no template.
         if stack_name not in self._templates:
-            stack = self.assembly.get_stack_by_name(stack_name)
-            self._templates[stack_name] = Template.from_json(stack.template)
+            path = Path(self.assembly.directory) / f"{stack_name}.template.json"
+            self._templates[stack_name] = Template.from_json(json.loads(path.read_text()))
         return self._templates[stack_name]
 
     def stack_artifact(self, stack_name: str) -> cx_api.CloudFormationStackArtifact:

@@ -1,5 +1,5 @@
-"""The configuration rejects, at synth, every setting the TGI Neuron container or SageMaker would
-refuse after a 15-minute deploy, and names the key, the value and what is allowed."""
+"""The configuration rejects, at synth, every setting the serving container or SageMaker would
+refuse (or silently mishandle) after a 15-minute deploy, and names the key, the value and what is allowed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import sys
 
 import pytest
 
-from inf2_llm.config import DEFAULT_IMAGE_TAG, KEYS, ConfigError, load_config
+from inf2_llm.config import KEYS, ConfigError, config_for_stage, load_config
 from inf2_llm.profiles import PROFILES
+from inf2_llm.runtimes import TGI
 from tests.unit.conftest import PROJECT_ROOT
 
 COMPILE = {"model_source": "compile"}
+MIRROR = {"model_source": "mirror"}
+PROD = {"stage": "prod", "account": "123456789012", "region": "us-west-2"}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_defaults_are_the_guides_settings() -> None:
@@ -26,9 +30,36 @@ def test_defaults_are_the_guides_settings() -> None:
     assert (config.max_input_length, config.max_total_tokens) == (2048, 4096)
     assert config.notebook.instance_type == config.endpoint.instance_type == "ml.inf2.xlarge"
     assert config.notebook.volume_size_gb == 128
-    assert config.image_tag == DEFAULT_IMAGE_TAG
-    assert config.smoke_test.max_ms_per_token == 49.0
+    assert config.image_tag == "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
+    assert config.smoke_test.max_ms_per_token == 60.0
+    assert config.hub_revision is None and config.alarm_email is None
     assert config.pipeline is None
+
+
+def test_model_source_defaults_by_stage() -> None:
+    """dev takes the quickest path (the Hub); a production endpoint that scales out or is replaced
+    must not depend on a third-party Hub repository staying reachable and unchanged."""
+    assert load_config({}).model_source == "hub"
+    assert load_config(PROD).model_source == "mirror"
+    assert load_config({**PROD, "model_source": "hub"}).model_source == "hub"
+    assert load_config({"model_source": "compile"}).model_source == "compile"
+
+
+def test_a_stage_of_the_pipeline_gets_its_own_defaults() -> None:
+    """The pipeline's prod stage must mirror by default even though the pipeline's own
+    configuration (dev) serves from the Hub; an explicit choice still wins in both."""
+    pipeline = load_config({**PROD, "stage": "dev"})
+    assert config_for_stage(pipeline, "prod").model_source == "mirror"
+    assert config_for_stage(load_config({**PROD, "model_source": "hub"}), "prod").model_source == "hub"
+
+
+def test_hub_revision_pins_what_each_source_reads() -> None:
+    """hub_revision names a commit of the repository the source downloads; mirror and compile
+    record it in the artifact's identity, so a new pin is a new artifact."""
+    pinned = {"hub_revision": COMMIT}
+    assert load_config(pinned).hub_revision == COMMIT
+    for source in (MIRROR, COMPILE):
+        assert load_config({**source, **pinned}).artifact_prefix != load_config(source).artifact_prefix
 
 
 def test_cli_strings_are_parsed() -> None:
@@ -51,16 +82,17 @@ def test_qwen_profile_defaults_to_its_own_precision() -> None:
 
 def test_every_profile_hub_copy_matches_the_defaults() -> None:
     """Each profile must deploy from the Hub with no extra settings, or the default path fails."""
-    for name, profile in PROFILES.items():
+    for name in PROFILES:
         config = load_config({"model": name})
-        assert config.compilation == profile.precompiled_with
+        assert config.compilation == TGI.precompiled[name].compiled_with
+        assert config.source_repository == TGI.precompiled[name].hub_id
 
 
 BAD_INPUTS = [
     # (context, key named in the error, words of what is allowed)
     ({"stage": "staging"}, "stage", "dev, prod"),
     ({"model": "llama-70b"}, "model", "bllossom-8b"),
-    ({"model_source": "s3"}, "model_source", "hub, compile"),
+    ({"model_source": "s3"}, "model_source", "hub, mirror, compile"),
     ({**COMPILE, "auto_cast_type": "int8"}, "auto_cast_type", "fp16, bf16"),
     ({"endpoint_instance_type": "ml.g5.xlarge"}, "endpoint_instance_type", "Inferentia2"),
     ({"notebook_instance_type": "ml.inf2.2xlarge"}, "notebook_instance_type", "known sizes"),
@@ -70,12 +102,17 @@ BAD_INPUTS = [
     ({"num_cores": "2.5"}, "num_cores", "whole number"),
     ({"max_input_length": ""}, "max_input_length", "whole number"),
     ({**COMPILE, "num_cores": "4"}, "num_cores", "has 2 Neuron cores"),
-    ({**COMPILE, "endpoint_instance_type": "ml.inf2.24xlarge", "num_cores": "6"}, "num_cores", "Neuron shards on"),
-    ({**COMPILE, "max_total_tokens": "8192"}, "max_total_tokens", "must equal sequence_length (4096)"),
     (
-        {**COMPILE, "sequence_length": "2048", "max_input_length": "2048", "max_total_tokens": "2048"},
+        {**COMPILE, "endpoint_instance_type": "ml.inf2.24xlarge", "num_cores": "6"},
+        "num_cores",
+        "tgi-0.0.28 shards on 1, 2, 4, 8, 12, 24 cores",
+    ),
+    ({**COMPILE, "max_total_tokens": "8192"}, "max_total_tokens", "must not exceed sequence_length (4096)"),
+    ({**COMPILE, "max_total_tokens": "2048"}, "max_input_length", "text-generation-launcher refuses to start"),
+    (
+        {**COMPILE, "sequence_length": "8192", "max_total_tokens": "8192", "max_input_length": "6000"},
         "max_input_length",
-        "below sequence_length",
+        "router refuses to start",
     ),
     ({**COMPILE, "sequence_length": "16384", "max_total_tokens": "16384"}, "sequence_length", "at most 8192"),
     ({"batch_size": "8"}, "batch_size", "compiled with batch_size=4"),
@@ -86,7 +123,12 @@ BAD_INPUTS = [
     ),
     ({"auto_cast_type": "bf16"}, "auto_cast_type", "compiled with auto_cast_type=fp16"),
     ({"num_cores": "1"}, "num_cores", "compiled with num_cores=2"),
+    ({**MIRROR, "batch_size": "8"}, "batch_size", "compiled with batch_size=4"),
+    ({**PROD, "auto_cast_type": "bf16"}, "auto_cast_type", "compiled with auto_cast_type=fp16"),
     ({"region": "xx-moon-1"}, "region", "not published there"),
+    ({"region": "Oregon"}, "region", "an AWS region"),
+    ({"hub_revision": "main"}, "hub_revision", "40-character Hub commit hash"),
+    ({"alarm_email": "ops-at-example.com"}, "alarm_email", "an email address"),
     ({"account": "12345"}, "account", "12-digit"),
     ({"stage": "prod"}, "account", "required for prod"),
     ({"stage": "prod", "account": "123456789012"}, "region", "required for prod"),
@@ -100,7 +142,8 @@ BAD_INPUTS = [
     ({"smoke_test_max_ms_per_token": "-1"}, "smoke_test_max_ms_per_token", "number above 0"),
     ({"startup_timeout_seconds": "300"}, "startup_timeout_seconds", "from 900"),
     ({"image_tag": "bad tag!"}, "image_tag", "container image tag"),
-    ({"publish_repo": "me/model"}, "publish_repo", "hf_token_secret_name"),
+    ({**COMPILE, "publish_repo": "me/model"}, "publish_repo", "hf_token_secret_name"),
+    ({**MIRROR, "publish_repo": "me/model"}, "publish_repo", "only a model compiled on the notebook"),
     ({"notebook_subnet_id": "subnet-0123456789abcdef0"}, "notebook_security_group_id", "go together"),
     (
         {"autoscaling_min_instances": "3", "autoscaling_max_instances": "2"},
@@ -154,11 +197,12 @@ def test_smoke_test_defaults_match_the_handlers() -> None:
     )
 
 
-def test_each_compile_gets_its_own_artifact_prefix() -> None:
-    """An endpoint must never load a model compiled with other settings or another image: any
-    change to them names a new prefix (and a new wait condition), unrelated keys do not."""
+def test_each_artifact_gets_its_own_prefix() -> None:
+    """An endpoint must never load a model prepared otherwise: another source, image or compile
+    setting names a new prefix (and a new wait condition); unrelated keys do not."""
     base = load_config(COMPILE)
-    assert base.artifact_prefix == f"models/bllossom-8b/{base.compile_identity}/"
+    assert base.artifact_prefix == f"models/bllossom-8b/{base.artifact_identity}/"
+    assert load_config(MIRROR).artifact_prefix != base.artifact_prefix
     assert load_config({**COMPILE, "endpoint_instance_count": "2"}).artifact_prefix == base.artifact_prefix
     changed = [
         {**COMPILE, "batch_size": "8"},

@@ -10,11 +10,11 @@ import aws_cdk as cdk
 import botocore.session
 import pytest
 
-from inf2_llm.components.container_image import tgi_neuronx_image
-from inf2_llm.config import DEFAULT_IMAGE_TAG
-from inf2_llm.dlc_image import OPTIMUM_NEURON_VERSION, tgi_neuronx_release
+from inf2_llm.components.container_image import runtime_image
+from inf2_llm.runtimes import TGI
 
-SDK_REGIONS = tgi_neuronx_release().regions
+SDK_REGIONS = TGI.release.regions
+# The guide pins DLC release v1.2; the SDK names the image without its patch release.
 PATCH_SUFFIX = "-v1.2"
 
 
@@ -51,7 +51,7 @@ def sdk_image_uris() -> dict[str, str]:
 
     return {
         region: image_uris.retrieve(
-            "huggingface-llm-neuronx", region=region, version=OPTIMUM_NEURON_VERSION, inference_tool="neuronx"
+            "huggingface-llm-neuronx", region=region, version=TGI.image_version, inference_tool="neuronx"
         )
         for region in SDK_REGIONS
     }
@@ -67,7 +67,7 @@ def test_the_sdk_lists_the_regions_the_cdk_fact_lacks() -> None:
 def test_region_agnostic_stack_resolves_to_the_sdk_uri_everywhere(sdk_image_uris: dict[str, str]) -> None:
     """A stack without a region must deploy the right image in whichever region it lands in."""
     stack = cdk.Stack(cdk.App(), "Agnostic")
-    image = tgi_neuronx_image(stack, tag=DEFAULT_IMAGE_TAG)
+    image = runtime_image(stack, runtime=TGI, tag=TGI.default_image_tag)
     template = cdk.assertions.Template.from_stack(stack).to_json()
     uri = stack.resolve(image.uri)
     assert "Fn::FindInMap" in str(uri), "an agnostic stack must look the account up at deploy time"
@@ -81,6 +81,11 @@ def test_fixed_region_stacks_get_the_sdk_uri(sdk_image_uris: dict[str, str]) -> 
     app = cdk.App()
     for region in SDK_REGIONS:
         stack = cdk.Stack(app, f"In-{region}", env=cdk.Environment(account="123456789012", region=region))
-        uri = stack.resolve(tgi_neuronx_image(stack, tag=DEFAULT_IMAGE_TAG).uri)
+        uri = stack.resolve(runtime_image(stack, runtime=TGI, tag=TGI.default_image_tag).uri)
         assert "Fn::FindInMap" not in str(uri), region
         assert _evaluate(uri, region=region, mappings={}) == sdk_image_uris[region] + PATCH_SUFFIX, region
+
+
+def test_the_default_tag_is_the_sdks_with_the_guides_patch_release() -> None:
+    """The tag is composed from the SDK's table as the SDK composes it, plus the guide's -v1.2."""
+    assert TGI.default_image_tag == "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04" + PATCH_SUFFIX

@@ -192,6 +192,18 @@ def test_smoke_test_role_can_only_invoke_endpoints(pipeline_app: PipelineApp, st
     assert "ManagedPolicyArns" not in roles[role_id]["Properties"]
 
 
+def test_prod_serves_its_own_copy_of_the_model(pipeline_app: PipelineApp) -> None:
+    """The pipeline's prod stage mirrors the model into its own bucket and serves it in network
+    isolation, while dev serves from the Hub: each stage takes its own default model source."""
+    prod_workbench = Template.from_json(pipeline_app.stage_stack("Prod", "Workbench").template)
+    prod_workbench.resource_count_is("AWS::CloudFormation::WaitCondition", 1)
+    Template.from_json(pipeline_app.stage_stack("Prod", "Serving").template).has_resource_properties(
+        "AWS::SageMaker::Model", {"EnableNetworkIsolation": True}
+    )
+    dev_workbench = Template.from_json(pipeline_app.stage_stack("Dev", "Workbench").template)
+    dev_workbench.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+
+
 def test_prod_storage_is_protected_and_retained(pipeline_app: PipelineApp) -> None:
     """Prod's compiled models and their key must survive a stack deletion or replacement, and
     the stack itself must resist deletion; losing the key makes every artifact unreadable."""

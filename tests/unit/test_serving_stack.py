@@ -1,18 +1,24 @@
-"""The serving stack: a container environment the TGI Neuron container accepts, a model fed from
-the Hub or from S3, and a smoke test that gates the deploy."""
+"""The serving stack: a container environment the TGI Neuron container reads, a model fed from the
+Hub or from S3, alarms that reach someone, and a smoke test that gates every deploy that changes
+what the endpoint serves."""
 
 from __future__ import annotations
 
 import json
 import re
 
+import pytest
 from aws_cdk.assertions import Match
 
-from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB
+from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE, READ_ON_SAGEMAKER
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PROD
 
 SERVING = "Inf2Llm-dev-Serving"
 WORKBENCH = "Inf2Llm-dev-Workbench"
+PROD_SERVING = "Inf2Llm-prod-Serving"
+PROD_WORKBENCH = "Inf2Llm-prod-Workbench"
+GUIDE_SETTINGS = {name: GUIDE_ENVIRONMENT[name] for name in READ_ON_SAGEMAKER}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # The image's repository and tag; the registry part depends on the region, resolved at deploy time.
 IMAGE_REPOSITORY_AND_TAG = GUIDE_IMAGE[GUIDE_IMAGE.index("/") :]
 
@@ -23,12 +29,23 @@ def _container(template) -> dict:
 
 
 def test_hub_model_runs_the_guides_settings(synth) -> None:
-    """These exact values are what the precompiled Hub copy was compiled with; any other value
-    makes the container exit with "Invalid neuron config and env"."""
+    """The container gets the guide's values for what its SageMaker entrypoint reads, and nothing
+    it ignores (the guide's HF_* compile settings and MESSAGES_API_ENABLED are read by no one there)."""
     container = _container(synth(HUB).template(SERVING))
-    assert container["Environment"] == {**GUIDE_ENVIRONMENT, "HF_MODEL_ID": GUIDE_HUB_MODEL}
+    assert container["Environment"] == {**GUIDE_SETTINGS, "HF_MODEL_ID": GUIDE_HUB_MODEL}
     assert "ModelDataSource" not in container
     assert container["Image"]["Fn::Join"][1][-1].endswith(IMAGE_REPOSITORY_AND_TAG)
+
+
+def test_hub_revision_reaches_the_container_in_hub_mode_only(synth) -> None:
+    """The entrypoint maps HF_MODEL_REVISION to TGI's REVISION, pinning the Hub copy; beside a local
+    model directory it would make TGI's router look the directory up on the Hub and lose the chat
+    template, so a model served from S3 never gets it."""
+    pinned = {"hub_revision": COMMIT}
+    environment = _container(synth(pinned).template(SERVING))["Environment"]
+    assert environment["HF_MODEL_REVISION"] == COMMIT
+    mirrored = _container(synth({**MIRROR, **pinned}).template(SERVING))["Environment"]
+    assert "HF_MODEL_REVISION" not in mirrored and mirrored["HF_MODEL_ID"] == "/opt/ml/model"
 
 
 def test_hub_model_may_reach_the_hub(synth) -> None:
@@ -36,26 +53,37 @@ def test_hub_model_may_reach_the_hub(synth) -> None:
     synth(HUB).template(SERVING).has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": False})
 
 
-def test_compiled_model_is_served_from_s3_uncompressed_in_isolation(synth) -> None:
-    """The artifact carries its weights, so the container needs no network; the prefix is copied
-    as is (no tar.gz), into /opt/ml/model where TGI loads it from."""
-    for overrides, profile, cast in ((COMPILE, "bllossom-8b", "fp16"), (COMPILE_QWEN, "qwen2.5-7b-instruct", "bf16")):
-        template = synth(overrides).template(SERVING)
-        template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
-        container = _container(template)
-        source = container["ModelDataSource"]["S3DataSource"]
-        assert source["S3DataType"] == "S3Prefix"
-        assert source["CompressionType"] == "None"
-        assert re.fullmatch(rf"/models/{re.escape(profile)}/[0-9a-f]{{12}}/", source["S3Uri"]["Fn::Join"][1][-1])
-        assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
-        assert container["Environment"]["HF_AUTO_CAST_TYPE"] == cast
+@pytest.mark.parametrize(
+    ("overrides", "stack", "profile"),
+    [
+        (COMPILE, SERVING, "bllossom-8b"),
+        (COMPILE_QWEN, SERVING, "qwen2.5-7b-instruct"),
+        (MIRROR, SERVING, "bllossom-8b"),
+        (PROD, PROD_SERVING, "bllossom-8b"),
+    ],
+    ids=["compile", "compile-qwen", "mirror", "prod-default"],
+)
+def test_model_from_s3_is_served_uncompressed_in_isolation(synth, overrides, stack: str, profile: str) -> None:
+    """A compiled or mirrored artifact carries its weights, so the container needs no network; the
+    prefix is copied as is (no tar.gz), into /opt/ml/model where TGI loads it from. prod does this
+    by default."""
+    template = synth(overrides).template(stack)
+    template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
+    container = _container(template)
+    source = container["ModelDataSource"]["S3DataSource"]
+    assert source["S3DataType"] == "S3Prefix"
+    assert source["CompressionType"] == "None"
+    assert re.fullmatch(rf"/models/{re.escape(profile)}/[0-9a-f]{{12}}/", source["S3Uri"]["Fn::Join"][1][-1])
+    assert container["Environment"] == {**GUIDE_SETTINGS, "HF_MODEL_ID": "/opt/ml/model"}
 
 
-def test_compiled_model_waits_for_the_compile(synth) -> None:
+def test_model_from_s3_waits_for_the_notebook(synth) -> None:
     """A single `cdk deploy --all` must create the endpoint only after the notebook signalled."""
-    synthesized = synth(COMPILE)
-    dependencies = [artifact.id for artifact in synthesized.stack_artifact(SERVING).dependencies]
-    assert WORKBENCH in dependencies
+    for overrides, serving, workbench in ((COMPILE, SERVING, WORKBENCH), (MIRROR, SERVING, WORKBENCH)):
+        dependencies = [artifact.id for artifact in synth(overrides).stack_artifact(serving).dependencies]
+        assert workbench in dependencies
+    prod = [artifact.id for artifact in synth(PROD).stack_artifact(PROD_SERVING).dependencies]
+    assert PROD_WORKBENCH in prod
     hub_dependencies = [artifact.id for artifact in synth(HUB).stack_artifact(SERVING).dependencies]
     assert WORKBENCH not in hub_dependencies
 
@@ -142,6 +170,17 @@ def test_alarms_watch_errors_and_latency(synth) -> None:
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "Threshold": 60_000_000})
 
 
+def test_every_alarm_notifies_the_environments_topic(synth) -> None:
+    """An alarm without an action reaches no one: each tells the storage stack's alarm topic when
+    it fires and when it clears."""
+    alarms = synth(HUB).template(SERVING).find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        [action] = alarm["Properties"]["AlarmActions"]
+        assert re.match(r"Inf2Llm-dev-Storage:ExportsOutputRefAlarmsTopic", action["Fn::ImportValue"])
+        assert alarm["Properties"]["OKActions"] == [action]
+
+
 def test_autoscaling_only_when_asked(synth) -> None:
     """inf2 instances are billed by the hour: scaling is opt-in, bounded by configuration."""
     synth(HUB).template(SERVING).resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
@@ -174,7 +213,11 @@ def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
             "Environment": {
                 "Variables": {
                     "ENDPOINT_NAME": {"Fn::GetAtt": [Match.string_like_regexp("^ModelEndpoint"), "EndpointName"]},
-                    "MAX_MS_PER_TOKEN": "49",
+                    "ENDPOINT_CONFIG_NAME": {
+                        "Fn::GetAtt": [Match.string_like_regexp("^ModelConfig"), "EndpointConfigName"]
+                    },
+                    "APIS": '["generate", "messages"]',
+                    "MAX_MS_PER_TOKEN": "60",
                     "MAX_NEW_TOKENS": "512",
                     "STOP_SEQUENCES": '["<|im_end|>"]',
                 }
@@ -208,6 +251,37 @@ def test_smoke_test_gates_the_deploy_unless_turned_off(synth) -> None:
     assert any(dependency.startswith("ModelEndpoint") for dependency in trigger["DependsOn"])
     assert trigger["Properties"]["InvocationType"] == "RequestResponse"
     synth(COMPILE_QWEN).template(SERVING).resource_count_is("Custom::Trigger", 0)
+
+
+def _trigger_handler_version(template) -> str:
+    (trigger,) = template.find_resources("Custom::Trigger").values()
+    return str(trigger["Properties"]["HandlerArn"]["Ref"])
+
+
+@pytest.mark.parametrize(
+    ("change", "replaces_configuration"),
+    [
+        ({"image_tag": "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.3"}, True),
+        ({"startup_timeout_seconds": "2400"}, True),
+        ({"endpoint_volume_size_gb": "96"}, True),
+        ({"model_source": "mirror"}, True),
+        ({"latency_alarm_seconds": "30"}, False),
+        ({"autoscaling": "true"}, False),
+    ],
+    ids=["image", "startup-timeout", "volume", "model-source", "latency-alarm", "autoscaling"],
+)
+def test_the_smoke_test_runs_again_when_what_is_served_changes(synth, change, replaces_configuration: bool) -> None:
+    """A new model, image or setting replaces the endpoint configuration (every property of a model
+    and an endpoint configuration is fixed at creation) and updates the endpoint in place under
+    the same name. CDK's trigger runs when its handler's version changes, so such a change must
+    publish a new version; a change that leaves the configuration alone must not rerun a
+    20-minute-old test."""
+    base, changed = synth(HUB).template(SERVING), synth(change).template(SERVING)
+    configuration_changed = base.find_resources("AWS::SageMaker::EndpointConfig") != changed.find_resources(
+        "AWS::SageMaker::EndpointConfig"
+    ) or base.find_resources("AWS::SageMaker::Model") != changed.find_resources("AWS::SageMaker::Model")
+    assert configuration_changed == replaces_configuration
+    assert (_trigger_handler_version(base) != _trigger_handler_version(changed)) == replaces_configuration
 
 
 def test_log_groups_have_retention(synth) -> None:

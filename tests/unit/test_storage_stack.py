@@ -106,11 +106,49 @@ def test_prod_retains_data_and_is_protected(synth) -> None:
     assert synth(PROD).stack_artifact(PROD_STORAGE).termination_protection
 
 
-def test_outputs_name_the_bucket_and_key(synth) -> None:
-    """Users and the workbench scripts find the bucket and key through these outputs."""
+def test_outputs_name_the_bucket_key_and_alarm_topic(synth) -> None:
+    """Users and the workbench scripts find the bucket and key, and operators the topic to
+    subscribe to, through these outputs."""
     template = synth(HUB).template(DEV_STORAGE)
     template.has_output("ArtifactBucketName", {"Value": {"Ref": Match.string_like_regexp("^ArtifactsBucket")}})
     template.has_output("ArtifactKeyArn", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("^ArtifactsKey"), "Arn"]}})
+    template.has_output("AlarmTopicArn", {"Value": {"Ref": Match.string_like_regexp("^AlarmsTopic")}})
+
+
+def test_alarm_topic_is_encrypted_tls_only_and_open_to_this_accounts_alarms(synth) -> None:
+    """Alarm messages name the endpoint and its failures: encrypted with the project key and sent
+    over TLS only. CloudWatch publishes as a service, so the topic and the key each let it in,
+    but only for alarms of this account and region."""
+    template = synth(HUB).template(DEV_STORAGE)
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^ArtifactsKey"), "Arn"]}}
+    )
+    template.resource_count_is("AWS::SNS::Subscription", 0)
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    for statement in (
+        *[statement for statement in statements if statement["Effect"] == "Allow"],
+        *[
+            statement
+            for statement in key["Properties"]["KeyPolicy"]["Statement"]
+            if "Service" in statement["Principal"]
+        ],
+    ):
+        assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1] == ":alarm:*"
+
+
+def test_alarm_email_is_subscribed(synth) -> None:
+    """With alarm_email the alarms reach a person, not just a topic nobody reads."""
+    template = synth({"alarm_email": "ops@example.com"}).template(DEV_STORAGE)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": Match.string_like_regexp("^Alarms")}},
+    )
 
 
 def test_stateful_logical_ids_are_pinned(synth) -> None:

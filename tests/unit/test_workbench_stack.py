@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from aws_cdk.assertions import Match
 
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR
 
 WORKBENCH = "Inf2Llm-dev-Workbench"
 
@@ -108,23 +109,25 @@ def test_hf_token_secret_is_read_at_run_time_only(synth) -> None:
         assert "hf-token" not in str(function["Properties"].get("Environment"))
 
 
-def test_hub_source_has_no_compile_job(synth) -> None:
-    """Serving the precompiled Hub copy must not wait hours for a compile nobody asked for."""
+def test_hub_source_has_no_artifact_job(synth) -> None:
+    """Serving the precompiled Hub copy must not wait for a job nobody asked for."""
     template = synth(HUB).template(WORKBENCH)
     template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
     template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 0)
     on_start = _on_start_script(template)
-    assert "readonly MODEL_ID=" not in on_start
+    assert "readonly MODEL_SOURCE=" not in on_start
     assert "readonly WAIT_HANDLE_URL=" not in on_start
 
 
-def test_compile_source_waits_for_the_notebooks_signal(synth) -> None:
-    """The endpoint may only start once the compiled model is in S3, so the deploy waits for the job
+@pytest.mark.parametrize("overrides", [COMPILE, MIRROR], ids=["compile", "mirror"])
+def test_s3_sources_wait_for_the_notebooks_signal(synth, overrides) -> None:
+    """The endpoint may only start once the model is in S3, so the deploy waits for the job
     (3 hours by default) and the wait starts only once the notebook exists."""
-    template = synth(COMPILE).template(WORKBENCH)
+    template = synth(overrides).template(WORKBENCH)
     template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 1)
     conditions = template.find_resources("AWS::CloudFormation::WaitCondition")
-    (condition,) = conditions.values()
+    ((logical_id, condition),) = conditions.items()
+    assert logical_id.startswith("NotebookArtifactReady")
     assert condition["Properties"]["Timeout"] == "10800"
     assert condition["Properties"]["Count"] == 1
     assert any(dep.startswith("NotebookInstance") for dep in condition["DependsOn"])
@@ -133,12 +136,28 @@ def test_compile_source_waits_for_the_notebooks_signal(synth) -> None:
 def test_on_start_is_rendered_with_the_compile_settings(synth) -> None:
     """The hook carries the validated settings and the wait-condition URL, not a copy of them."""
     on_start = _on_start_script(synth(COMPILE_QWEN).template(WORKBENCH))
-    assert "readonly MODEL_ID=Qwen/Qwen2.5-7B-Instruct" in on_start
-    assert "readonly AUTO_CAST_TYPE=bf16" in on_start
-    assert "readonly BATCH_SIZE=4" in on_start
+    assert "readonly MODEL_SOURCE=compile" in on_start
+    assert "readonly REPOSITORY=Qwen/Qwen2.5-7B-Instruct" in on_start
+    assert "readonly REVISION=''" in on_start
+    assert (
+        "readonly -a EXPORT_OPTIONS=(--batch_size 4 --sequence_length 4096 --auto_cast_type bf16 --num_cores 2)"
+        in on_start
+    )
     assert re.search(r"readonly ARTIFACT_PREFIX=models/qwen2\.5-7b-instruct/[0-9a-f]{12}/\n", on_start)
     assert "readonly PUBLISH_REPO=example/qwen2.5-7b-instruct-neuron" in on_start
-    assert '{"Ref": "NotebookCompileSignal' in on_start
+    assert '{"Ref": "NotebookArtifactSignal' in on_start
+
+
+def test_on_start_is_rendered_with_the_mirror_settings(synth) -> None:
+    """Mirror downloads the precompiled copy and checks it against the settings the endpoint uses."""
+    on_start = _on_start_script(synth(MIRROR).template(WORKBENCH))
+    assert "readonly MODEL_SOURCE=mirror" in on_start
+    assert "readonly REPOSITORY=Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B" in on_start
+    assert (
+        """readonly NEURON_CONFIG='{"auto_cast_type": "fp16", "batch_size": 4, "num_cores": 2, "sequence_length": 4096}'"""
+        in on_start
+    )
+    assert "readonly NEURON_CONFIG_FILE=config.json\nreadonly NEURON_CONFIG_SECTION=neuron\n" in on_start
 
 
 def _on_start_script(template) -> str:

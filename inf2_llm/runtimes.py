@@ -1,0 +1,205 @@
+"""The serving runtimes: the container an endpoint runs, and everything that differs with it.
+
+A runtime owns its image, the container's environment, the command the notebook compiles with,
+what the compiled model's configuration must record, the APIs the endpoint answers, its
+precompiled Hub copies and its own configuration rules; no construct or script asks which
+runtime it serves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inf2_llm.config_error import ConfigError
+from inf2_llm.dlc_image import DlcRelease, dlc_release
+from inf2_llm.profiles import ModelProfile, NeuronCompilation
+
+
+@dataclass(frozen=True)
+class PrecompiledCopy:
+    """A profile compiled for one runtime and published on the Hugging Face Hub."""
+
+    hub_id: str
+    compiled_with: NeuronCompilation
+
+
+@dataclass(frozen=True)
+class ServingRuntime(ABC):
+    name: str
+    # How stack and role descriptions name it.
+    title: str
+    # The SDK's image-URI table and the release in it.
+    image_table: str
+    image_version: str
+    # Appended to the SDK's tag: the DLC patch release to pin ("" takes the SDK's tag as is).
+    image_patch: str
+    # Names the stack's region-to-registry mapping; one per image family.
+    registry_mapping_id: str
+    # What the endpoint answers on /invocations (names of lambda/smoke_test's InferenceApis).
+    apis: tuple[str, ...]
+    # Neuron tensor-parallel degrees the runtime's backend shards decoder models on.
+    shard_sizes: tuple[int, ...]
+    # Precompiled Hub copies, by profile name.
+    precompiled: Mapping[str, PrecompiledCopy]
+    # Where an exported model records its neuron configuration: a JSON file, and the key of the
+    # section in it ("" for the whole file).
+    neuron_config_file: str
+    neuron_config_section: str
+
+    @property
+    def release(self) -> DlcRelease:
+        return dlc_release(self.image_table, self.image_version)
+
+    @property
+    def default_image_tag(self) -> str:
+        return self.release.sdk_tag + self.image_patch
+
+    @abstractmethod
+    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
+        """The auto-cast type the model is compiled with, `requested` or the runtime's choice."""
+
+    @abstractmethod
+    def container_environment(
+        self,
+        *,
+        model: str,
+        revision: str | None,
+        compilation: NeuronCompilation,
+        max_input_length: int,
+        max_total_tokens: int,
+    ) -> dict[str, str]:
+        """The container's environment to serve `model` (a Hub id, or the directory SageMaker
+        copied the artifact to) compiled with `compilation`."""
+
+    @abstractmethod
+    def export_options(self, compilation: NeuronCompilation) -> tuple[str, ...]:
+        """`optimum-cli export neuron` options, between `--model DIR` and the output directory."""
+
+    @abstractmethod
+    def neuron_config(self, compilation: NeuronCompilation) -> dict[str, Any]:
+        """What an exported model's neuron configuration must record to be served with
+        `compilation`: the notebook job checks a compiled or mirrored model against it."""
+
+    def check(self, values: Mapping[str, Any], compilation: NeuronCompilation) -> None:
+        """The runtime's own rules on the parsed configuration; raises ConfigError."""
+        if compilation.num_cores not in self.shard_sizes:
+            raise ConfigError(
+                "num_cores",
+                compilation.num_cores,
+                f"runtime {self.name} shards on {', '.join(map(str, self.shard_sizes))} cores",
+            )
+
+
+@dataclass(frozen=True)
+class TgiRuntime(ServingRuntime):
+    """The guide's runtime: TGI 3.0.0 on transformers-neuronx, optimum-neuron 0.0.28.
+
+    The image's SageMaker entrypoint (optimum-neuron v0.0.28, text-generation-inference/
+    sagemaker-entrypoint.sh) requires HF_MODEL_ID and MAX_BATCH_SIZE, maps HF_MODEL_ID to MODEL_ID
+    and HF_MODEL_REVISION to REVISION, and starts text-generation-launcher, which reads
+    MAX_BATCH_SIZE, MAX_INPUT_LENGTH and MAX_TOTAL_TOKENS. Nothing there compares them with the
+    compiled model: tgi_env.py, which does ("Invalid neuron config and env"), runs in the plain
+    image only. The model always runs with its compiled batch size, sequence length, cores and
+    precision, so the guide's HF_NUM_CORES, HF_BATCH_SIZE, HF_SEQUENCE_LENGTH and HF_AUTO_CAST_TYPE
+    (read only to export a model that has no neuron configuration) and MESSAGES_API_ENABLED (gone
+    since TGI 2.4: /invocations takes either API by payload shape) are not set.
+    """
+
+    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
+        return requested or profile.auto_cast_type
+
+    def container_environment(
+        self,
+        *,
+        model: str,
+        revision: str | None,
+        compilation: NeuronCompilation,
+        max_input_length: int,
+        max_total_tokens: int,
+    ) -> dict[str, str]:
+        environment = {
+            "HF_MODEL_ID": model,
+            # The router serves at most this many requests at once; above the compiled batch size
+            # requests fail once more arrive together than the model has slots.
+            "MAX_BATCH_SIZE": str(compilation.batch_size),
+            "MAX_INPUT_LENGTH": str(max_input_length),
+            "MAX_TOTAL_TOKENS": str(max_total_tokens),
+        }
+        # Only with a Hub id: beside a local directory the router would look the directory up on
+        # the Hub by name and lose the chat template.
+        if revision:
+            environment["HF_MODEL_REVISION"] = revision
+        return environment
+
+    def export_options(self, compilation: NeuronCompilation) -> tuple[str, ...]:
+        return (
+            "--batch_size", str(compilation.batch_size),
+            "--sequence_length", str(compilation.sequence_length),
+            "--auto_cast_type", str(compilation.auto_cast_type),
+            "--num_cores", str(compilation.num_cores),
+        )  # fmt: skip
+
+    def neuron_config(self, compilation: NeuronCompilation) -> dict[str, Any]:
+        return {
+            "batch_size": compilation.batch_size,
+            "sequence_length": compilation.sequence_length,
+            "auto_cast_type": compilation.auto_cast_type,
+            "num_cores": compilation.num_cores,
+        }
+
+    def check(self, values: Mapping[str, Any], compilation: NeuronCompilation) -> None:
+        super().check(values, compilation)
+        if values["max_total_tokens"] > compilation.sequence_length:
+            raise ConfigError(
+                "max_total_tokens",
+                values["max_total_tokens"],
+                f"must not exceed sequence_length ({compilation.sequence_length}): TGI would accept requests "
+                "the compiled model silently cuts short",
+            )
+        if values["max_input_length"] >= values["max_total_tokens"]:
+            raise ConfigError(
+                "max_input_length",
+                values["max_input_length"],
+                f"must be below max_total_tokens ({values['max_total_tokens']}): text-generation-launcher "
+                "refuses to start otherwise",
+            )
+        if values["max_input_length"] > ROUTER_PREFILL_TOKENS:
+            raise ConfigError(
+                "max_input_length",
+                values["max_input_length"],
+                f"must be at most {ROUTER_PREFILL_TOKENS}: TGI's router refuses to start with a prompt longer than "
+                "its prefill budget (MAX_BATCH_PREFILL_TOKENS, which the project leaves at its default)",
+            )
+
+
+# TGI's router prefills at most this many tokens per batch by default (min(4096, the model's
+# max_position_embeddings), and both profiles allow more).
+ROUTER_PREFILL_TOKENS = 4096
+GUIDE_COMPILATION = {"batch_size": 4, "sequence_length": 4096, "num_cores": 2}
+
+TGI = TgiRuntime(
+    name="tgi-0.0.28",
+    title="TGI Neuron",
+    image_table="huggingface-llm-neuronx.json",
+    image_version="0.0.28",
+    # The guide's image: DLC release v1.2 of optimum-neuron 0.0.28.
+    image_patch="-v1.2",
+    registry_mapping_id="TgiNeuronxRegistryAccounts",
+    apis=("generate", "messages"),
+    shard_sizes=(1, 2, 4, 8, 12, 24),
+    neuron_config_file="config.json",
+    neuron_config_section="neuron",
+    precompiled={
+        "bllossom-8b": PrecompiledCopy(
+            hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-llama-3-Korean-Bllossom-8B",
+            compiled_with=NeuronCompilation(**GUIDE_COMPILATION, auto_cast_type="fp16"),
+        ),
+        "qwen2.5-7b-instruct": PrecompiledCopy(
+            hub_id="Gonsoo/AWS-HF-optimum-neuron-0-0-28-Qwen2.5-7B-Instruct",
+            compiled_with=NeuronCompilation(**GUIDE_COMPILATION, auto_cast_type="bf16"),
+        ),
+    },
+)
