@@ -20,7 +20,7 @@ from typing import Any
 
 from inf2_llm.config_error import ConfigError
 from inf2_llm.profiles import PROFILES, ModelProfile, NeuronCompilation
-from inf2_llm.runtimes import TGI, PrecompiledCopy, ServingRuntime
+from inf2_llm.runtimes import RUNTIMES, TGI, PrecompiledCopy, ServingRuntime
 
 __all__ = ["AppConfig", "ConfigError", "load_config", "config_for_stage", "markdown_table"]
 
@@ -241,6 +241,13 @@ KEYS: tuple[ConfigKey, ...] = (
         "Model profile: " + ", ".join(f"`{name}`" for name in PROFILES) + ".",
     ),
     ConfigKey(
+        "runtime",
+        _choice(*RUNTIMES),
+        TGI.name,
+        "Serving runtime: `tgi-0.0.28`, the guide's TGI image, or `vllm-0.4`, vLLM on optimum-neuron 0.4.x "
+        "(see Serving runtimes).",
+    ),
+    ConfigKey(
         "model_source",
         _choice(*MODEL_SOURCES),
         _OPTIONAL,
@@ -323,8 +330,9 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "startup_timeout_seconds",
         _whole_number(900, 3600),
-        1800,
+        _OPTIONAL,
         "Container start-up health-check timeout; the guide's deploys took 14–17 minutes.",
+        derived_default="the runtime's (`1800` for both)",
     ),
     ConfigKey("download_timeout_seconds", _whole_number(60, 3600), 1800, "Model data download timeout."),
     ConfigKey("latency_alarm_seconds", _whole_number(1, 600), 60, "Alarm when the average model latency exceeds this."),
@@ -355,7 +363,7 @@ KEYS: tuple[ConfigKey, ...] = (
         "auto_cast_type",
         _choice(*AUTO_CAST_TYPES),
         _OPTIONAL,
-        "Compiled precision.",
+        "Compiled precision (tgi-0.0.28; vllm-0.4 compiles in the checkpoint's own dtype).",
         derived_default="the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct)",
     ),
     ConfigKey(
@@ -373,8 +381,9 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "image_tag",
         _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a container image tag"),
-        TGI.default_image_tag,
-        "Tag of `huggingface-pytorch-tgi-inference` (optimum-neuron 0.0.28).",
+        _OPTIONAL,
+        "Tag of the runtime's image.",
+        derived_default=", ".join(f"{runtime.name}: `{runtime.default_image_tag}`" for runtime in RUNTIMES.values()),
     ),
     ConfigKey(
         "smoke_test_on_deploy",
@@ -431,8 +440,10 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     given = {key.name for key in KEYS if context.get(key.name) is not None}
     values = {key.name: key.parse(key.name, context[key.name]) if key.name in given else key.default for key in KEYS}
     profile = PROFILES[values["model"]]
-    runtime = TGI
+    runtime = RUNTIMES[values["runtime"]]
     values["model_source"] = values["model_source"] or DEFAULT_MODEL_SOURCE[values["stage"]]
+    values["image_tag"] = values["image_tag"] or runtime.default_image_tag
+    values["startup_timeout_seconds"] = values["startup_timeout_seconds"] or runtime.startup_timeout_seconds
     compilation = NeuronCompilation(
         batch_size=values["batch_size"],
         sequence_length=values["sequence_length"],
@@ -522,6 +533,9 @@ def _check_runtime(
             f"runtime {runtime.name}'s image ({release.repository}) is not published there; "
             f"it is in: {', '.join(release.regions)}",
         )
+    for other in RUNTIMES.values():
+        for key in sorted((other.own_keys - runtime.own_keys) & given):
+            raise ConfigError(key, values[key], f"is read by runtime {other.name} only, not by {runtime.name}")
     source = values["model_source"]
     if source in ("hub", "mirror"):
         precompiled = runtime.precompiled.get(profile.name)

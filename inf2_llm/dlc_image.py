@@ -66,3 +66,11 @@ def dlc_release(config_name: str, version: str) -> DlcRelease:
     """The release of `version` in the SDK's table `config_name`."""
     table = _table(config_name)
     return _release(version, table["versions"][version], table["processors"][0])
+
+
+@cache
+def newest_dlc_release(config_name: str, series: str) -> DlcRelease:
+    """The newest release whose version starts with `series` (e.g. "0.4.")."""
+    versions = [version for version in _table(config_name)["versions"] if version.startswith(series)]
+    newest = max(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
+    return dlc_release(config_name, newest)

@@ -1,9 +1,9 @@
 """The serving runtimes: the container an endpoint runs, and everything that differs with it.
 
 A runtime owns its image, the container's environment, the command the notebook compiles with,
-what the compiled model's configuration must record, the APIs the endpoint answers, its
-precompiled Hub copies and its own configuration rules; no construct or script asks which
-runtime it serves.
+what the compiled model's configuration must record, the APIs the endpoint answers, what the
+endpoint's instances need, its precompiled Hub copies and its own configuration rules; no
+construct or script asks which runtime it serves.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inf2_llm.config_error import ConfigError
-from inf2_llm.dlc_image import DlcRelease, dlc_release
+from inf2_llm.dlc_image import DlcRelease, dlc_release, newest_dlc_release
 from inf2_llm.profiles import ModelProfile, NeuronCompilation
 
 
@@ -40,10 +40,15 @@ class ServingRuntime(ABC):
     registry_mapping_id: str
     # What the endpoint answers on /invocations (names of lambda/smoke_test's InferenceApis).
     apis: tuple[str, ...]
+    # The production variant's InferenceAmiVersion; None keeps SageMaker's default.
+    inference_ami_version: str | None
+    startup_timeout_seconds: int
     # Neuron tensor-parallel degrees the runtime's backend shards decoder models on.
     shard_sizes: tuple[int, ...]
     # Precompiled Hub copies, by profile name.
     precompiled: Mapping[str, PrecompiledCopy]
+    # Configuration keys only this runtime reads; setting one for another runtime is refused.
+    own_keys: frozenset[str]
     # Where an exported model records its neuron configuration: a JSON file, and the key of the
     # section in it ("" for the whole file).
     neuron_config_file: str
@@ -51,6 +56,8 @@ class ServingRuntime(ABC):
 
     @property
     def release(self) -> DlcRelease:
+        if self.image_version.endswith("."):
+            return newest_dlc_release(self.image_table, self.image_version)
         return dlc_release(self.image_table, self.image_version)
 
     @property
@@ -175,6 +182,62 @@ class TgiRuntime(ServingRuntime):
             )
 
 
+@dataclass(frozen=True)
+class VllmRuntime(ServingRuntime):
+    """vLLM 0.11 on NeuronX Distributed, started by optimum-neuron 0.4.x's `optimum-cli neuron serve`.
+
+    The image's entrypoint (optimum-neuron v0.4.4, docker/vllm/Dockerfile) turns every SM_ON_X
+    variable into `--x` for serve, after `--port 8080`. Serve refuses to start when a batch size,
+    sequence length or tensor-parallel size it is given differs from the model's
+    neuron_config.json, or when the model was exported by another optimum-neuron or compiler
+    version (hence the export with the serving image itself). The export of 0.4.4 ignores
+    --auto_cast_type and --torch_dtype for decoder models: the model is compiled in its
+    checkpoint's own dtype.
+    """
+
+    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
+        return None
+
+    def container_environment(
+        self,
+        *,
+        model: str,
+        revision: str | None,
+        compilation: NeuronCompilation,
+        max_input_length: int,
+        max_total_tokens: int,
+    ) -> dict[str, str]:
+        return {
+            "SM_ON_MODEL": model,
+            "SM_ON_BATCH_SIZE": str(compilation.batch_size),
+            "SM_ON_SEQUENCE_LENGTH": str(compilation.sequence_length),
+            "SM_ON_TENSOR_PARALLEL_SIZE": str(compilation.num_cores),
+            # vLLM's OpenAI server batches 2048 prompt tokens per step by default, and a longer
+            # prompt then waits in its queue for ever on Neuron (fixed after optimum-neuron 0.4.4,
+            # commit 5f8e901d); one step must hold a whole sequence.
+            "SM_ON_MAX_NUM_BATCHED_TOKENS": str(compilation.sequence_length),
+            # The model and its weights come from S3 in network isolation: no Hub, no usage report.
+            "HF_HUB_OFFLINE": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+        }
+
+    def export_options(self, compilation: NeuronCompilation) -> tuple[str, ...]:
+        return (
+            "--batch_size", str(compilation.batch_size),
+            "--sequence_length", str(compilation.sequence_length),
+            "--tensor_parallel_size", str(compilation.num_cores),
+            # The endpoint's family, whatever the compiling machine is.
+            "--instance_type", "inf2",
+        )  # fmt: skip
+
+    def neuron_config(self, compilation: NeuronCompilation) -> dict[str, Any]:
+        return {
+            "batch_size": compilation.batch_size,
+            "sequence_length": compilation.sequence_length,
+            "tp_degree": compilation.num_cores,
+        }
+
+
 # TGI's router prefills at most this many tokens per batch by default (min(4096, the model's
 # max_position_embeddings), and both profiles allow more).
 ROUTER_PREFILL_TOKENS = 4096
@@ -189,6 +252,9 @@ TGI = TgiRuntime(
     image_patch="-v1.2",
     registry_mapping_id="TgiNeuronxRegistryAccounts",
     apis=("generate", "messages"),
+    inference_ami_version=None,
+    # The guide's deploys took 14-17 minutes to pass the health check.
+    startup_timeout_seconds=1800,
     shard_sizes=(1, 2, 4, 8, 12, 24),
     neuron_config_file="config.json",
     neuron_config_section="neuron",
@@ -202,4 +268,27 @@ TGI = TgiRuntime(
             compiled_with=NeuronCompilation(**GUIDE_COMPILATION, auto_cast_type="bf16"),
         ),
     },
+    own_keys=frozenset({"max_input_length", "max_total_tokens", "auto_cast_type"}),
 )
+
+VLLM = VllmRuntime(
+    name="vllm-0.4",
+    title="vLLM Neuron",
+    image_table="huggingface-vllm-neuronx.json",
+    # The newest optimum-neuron 0.4.x release the SDK lists.
+    image_version="0.4.",
+    image_patch="",
+    registry_mapping_id="VllmNeuronxRegistryAccounts",
+    apis=("completions", "messages"),
+    # The default AMI's Neuron driver is older than the image's Neuron SDK 2.26 runtime needs.
+    inference_ami_version="al2-ami-sagemaker-inference-neuron-2",
+    startup_timeout_seconds=1800,
+    shard_sizes=(1, 2, 4, 8, 16, 32),
+    neuron_config_file="neuron_config.json",
+    neuron_config_section="",
+    # No 0.4.x copy of either profile is published: the model is compiled on the notebook.
+    precompiled={},
+    own_keys=frozenset(),
+)
+
+RUNTIMES: dict[str, ServingRuntime] = {runtime.name: runtime for runtime in (TGI, VLLM)}

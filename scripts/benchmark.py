@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Load the TGI endpoint with concurrent generate requests for a fixed time and report speed.
+"""Load an endpoint with concurrent requests for a fixed time and report speed.
 
-Runs CONCURRENCY workers, each sending the smoke test's generate request (the guide's Korean
-prompt, details=true) back to back, one attempt per request, for DURATION seconds; requests in
+Runs CONCURRENCY workers, each sending the smoke test's request of one API (the guide's Korean
+prompt; by default TGI's generate, or with --stack-name the first API of the stack's smoke test,
+completions for vLLM) back to back, one attempt per request, for DURATION seconds; requests in
 flight at the deadline are awaited (each is bounded by the client's 70 s read timeout). Prints a
 progress line to stderr while it runs, then a JSON summary on stdout: successful requests/s,
 generated tokens/s and the p50/p95 wall time per generated token in ms. Exits 1 when no request
@@ -23,13 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
-from endpoint_options import add_request_options, bounded  # first: it puts the checks on the import path
+from endpoint_options import (  # first: it puts the checks on the import path
+    add_request_options,
+    add_target_options,
+    api_option,
+    bounded,
+    settings_from_arguments,
+)
 
 # isort: split
 from endpoint_checks import (
-    GENERATE,
+    INFERENCE_APIS,
     EndpointInvoker,
+    InferenceApi,
     SmokeTestFailure,
+    SmokeTestSettings,
     invoke,
     parse_body,
     runtime_client,
@@ -71,6 +80,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def _worker(
     client: EndpointInvoker,
     endpoint_name: str,
+    api: InferenceApi,
     payload: dict[str, Any],
     tally: Tally,
     stop: threading.Event,
@@ -78,8 +88,8 @@ def _worker(
     while not stop.is_set():
         try:
             # One attempt: retrying throttled requests would hide the overload this measures.
-            body, elapsed_s = invoke(client, endpoint_name, GENERATE, payload, attempts=1)
-            completion = parse_body(GENERATE, body)
+            body, elapsed_s = invoke(client, endpoint_name, api, payload, attempts=1)
+            completion = parse_body(api, body)
         except SmokeTestFailure as failure:
             tally.record_failure(str(failure))
             stop.wait(PAUSE_AFTER_FAILURE_S)
@@ -96,19 +106,21 @@ def _progress_line(tally: Tally, elapsed_s: float, duration_s: float) -> str:
 
 def run_benchmark(
     client: EndpointInvoker,
-    endpoint_name: str,
+    settings: SmokeTestSettings,
     *,
     concurrency: int,
     duration_s: float,
-    max_new_tokens: int,
-    stop_sequences: Sequence[str],
 ) -> dict[str, Any]:
-    """Run the workers until the deadline (or Ctrl-C) and summarise what they measured."""
-    payload = GENERATE.build_payload(max_new_tokens, stop_sequences)
+    """Run the workers, each calling the first of `settings.apis`, until the deadline (or Ctrl-C)
+    and summarise what they measured."""
+    api = INFERENCE_APIS[settings.apis[0]]
+    endpoint_name = settings.endpoint_name
+    payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences)
     tally = Tally()
     stop = threading.Event()
     workers = [
-        threading.Thread(target=_worker, args=(client, endpoint_name, payload, tally, stop)) for _ in range(concurrency)
+        threading.Thread(target=_worker, args=(client, endpoint_name, api, payload, tally, stop))
+        for _ in range(concurrency)
     ]
     started = time.monotonic()
     for worker in workers:
@@ -133,6 +145,7 @@ def run_benchmark(
     succeeded = len(tally.ms_per_token)
     return {
         "endpoint": endpoint_name,
+        "api": api.name,
         "concurrency": concurrency,
         "duration_s": round(elapsed_s, 2),
         "requests_succeeded": succeeded,
@@ -147,7 +160,8 @@ def run_benchmark(
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint-name", required=True, metavar="NAME", help="the SageMaker endpoint to load")
+    add_target_options(parser)
+    parser.add_argument("--api", **api_option("generate, or the stack's first", repeatable=False))
     parser.add_argument(
         "--concurrency",
         type=bounded(int, 0, MAX_CONCURRENCY),
@@ -169,18 +183,15 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     try:
+        settings = settings_from_arguments(arguments, apis=(arguments.api,) if arguments.api else None)
         client = runtime_client(arguments.region, max_pool_connections=arguments.concurrency)
+    except SmokeTestFailure as failure:
+        print(f"benchmark failed: {failure}", file=sys.stderr)
+        return 1
     except BotoCoreError as error:  # e.g. no region configured
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
-    summary = run_benchmark(
-        client,
-        arguments.endpoint_name,
-        concurrency=arguments.concurrency,
-        duration_s=arguments.duration,
-        max_new_tokens=arguments.max_new_tokens,
-        stop_sequences=arguments.stop,
-    )
+    summary = run_benchmark(client, settings, concurrency=arguments.concurrency, duration_s=arguments.duration)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     if not summary["requests_succeeded"]:
         print("benchmark failed: no request succeeded", file=sys.stderr)

@@ -129,6 +129,8 @@ class PipelineStack(Stack):
         ]
         for stop in config.profile.stop_sequences:
             arguments += ["--stop", shlex.quote(stop)]
+        for api in config.runtime.apis:
+            arguments += ["--api", api]
         return pipelines.CodeBuildStep(
             "SmokeTest",
             input=self.source,

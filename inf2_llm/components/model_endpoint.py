@@ -123,6 +123,7 @@ class ModelEndpoint(Construct):
             volume_size_in_gb=settings.volume_size_gb,
             container_startup_health_check_timeout_in_seconds=settings.startup_timeout_seconds,
             model_data_download_timeout_in_seconds=settings.download_timeout_seconds,
+            inference_ami_version=runtime.inference_ami_version,
         )
         endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config", kms_key_id=key.key_arn, production_variants=[variant]

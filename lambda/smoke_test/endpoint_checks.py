@@ -28,10 +28,10 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -124,6 +124,50 @@ class SmokeTestSettings:
             raise SmokeTestFailure(Check.CONFIGURATION, None, "; ".join(problems))
 
 
+Number = TypeVar("Number", int, float)
+
+
+def _number_from_environment(
+    environ: Mapping[str, str], name: str, parse: Callable[[str], Number], default: Number
+) -> Number:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return parse(raw)
+    except ValueError as error:
+        raise SmokeTestFailure(
+            Check.CONFIGURATION, None, f"{name}={raw!r} cannot be read as {parse.__name__}"
+        ) from error
+
+
+def _list_from_environment(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        items = json.loads(raw)
+    except ValueError as error:
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not JSON") from error
+    if not isinstance(items, list):
+        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not a JSON list")
+    return tuple(items)
+
+
+def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
+    """The settings the CDK construct puts in the smoke-test function's environment (see handler.py)."""
+    endpoint_name = environ.get("ENDPOINT_NAME", "")
+    if not endpoint_name:
+        raise SmokeTestFailure(Check.CONFIGURATION, None, "ENDPOINT_NAME is not set")
+    return SmokeTestSettings(
+        endpoint_name=endpoint_name,
+        max_ms_per_token=_number_from_environment(environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN),
+        max_new_tokens=_number_from_environment(environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS),
+        stop_sequences=_list_from_environment(environ, "STOP_SEQUENCES", ()),
+        apis=_list_from_environment(environ, "APIS", DEFAULT_APIS),
+    )
+
+
 @dataclass(frozen=True)
 class Completion:
     """The part of a TGI answer the checks judge."""
@@ -134,7 +178,9 @@ class Completion:
 
 @dataclass(frozen=True)
 class InferenceApi:
-    """One of the two request styles TGI accepts on SageMaker's /invocations route."""
+    """A request style a runtime accepts on SageMaker's /invocations route, which tells them apart
+    by the payload's shape: TGI 3.0.0 (router/src/sagemaker.rs) takes generate and messages, vLLM
+    0.11 (entrypoints/openai/api_server.py) chat completions, here "messages", and completions."""
 
     name: str
     build_payload: Callable[[int, Sequence[str]], dict[str, Any]]
@@ -161,6 +207,14 @@ def _messages_payload(max_new_tokens: int, stop_sequences: Sequence[str]) -> dic
         ],
         "max_tokens": max_new_tokens,
     }
+    if stop_sequences:
+        payload["stop"] = list(stop_sequences)
+    return payload
+
+
+def _completions_payload(max_new_tokens: int, stop_sequences: Sequence[str]) -> dict[str, Any]:
+    # No "model": vLLM answers 404 to any name but the one it serves, and takes none as that one.
+    payload: dict[str, Any] = {"prompt": PROMPT, "max_tokens": max_new_tokens}
     if stop_sequences:
         payload["stop"] = list(stop_sequences)
     return payload
@@ -220,9 +274,22 @@ def _parse_messages(document: Any) -> Completion:
     )
 
 
+def _parse_completions(document: Any) -> Completion:
+    api = COMPLETIONS.name
+    kind = _field(document, ("object",), str, api)
+    if kind != "text_completion":
+        raise SmokeTestFailure(Check.SHAPE, api, f"object is {kind!r}, expected 'text_completion'")
+    return _completion(
+        api,
+        _field(document, ("choices", 0, "text"), str, api),
+        _field(document, ("usage", "completion_tokens"), int, api),
+    )
+
+
 GENERATE = InferenceApi("generate", _generate_payload, _parse_generate)
 MESSAGES = InferenceApi("messages", _messages_payload, _parse_messages)
-INFERENCE_APIS = {api.name: api for api in (GENERATE, MESSAGES)}
+COMPLETIONS = InferenceApi("completions", _completions_payload, _parse_completions)
+INFERENCE_APIS = {api.name: api for api in (GENERATE, MESSAGES, COMPLETIONS)}
 
 
 def runtime_client(region_name: str | None = None, *, max_pool_connections: int = 10) -> Any:

@@ -19,21 +19,17 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from endpoint_checks import (
-    DEFAULT_APIS,
-    DEFAULT_MAX_MS_PER_TOKEN,
-    DEFAULT_MAX_NEW_TOKENS,
-    Check,
     Clock,
     EndpointInvoker,
     Sleep,
     SmokeTestFailure,
-    SmokeTestSettings,
     run_smoke_test,
     runtime_client,
+    settings_from_environment,
 )
 
 LOGGER = logging.getLogger()
@@ -41,50 +37,6 @@ LOGGER = logging.getLogger()
 # without one the root logger stays at WARNING, which would drop the INFO summary.
 if "AWS_LAMBDA_LOG_LEVEL" not in os.environ:
     LOGGER.setLevel(logging.INFO)
-
-
-Number = TypeVar("Number", int, float)
-
-
-def _number_from_environment(
-    environ: Mapping[str, str], name: str, parse: Callable[[str], Number], default: Number
-) -> Number:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return parse(raw)
-    except ValueError as error:
-        raise SmokeTestFailure(
-            Check.CONFIGURATION, None, f"{name}={raw!r} cannot be read as {parse.__name__}"
-        ) from error
-
-
-def _list_from_environment(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        items = json.loads(raw)
-    except ValueError as error:
-        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not JSON") from error
-    if not isinstance(items, list):
-        raise SmokeTestFailure(Check.CONFIGURATION, None, f"{name}={raw!r} is not a JSON list")
-    return tuple(items)
-
-
-def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
-    """The settings the CDK construct put in the function's environment."""
-    endpoint_name = environ.get("ENDPOINT_NAME", "")
-    if not endpoint_name:
-        raise SmokeTestFailure(Check.CONFIGURATION, None, "ENDPOINT_NAME is not set")
-    return SmokeTestSettings(
-        endpoint_name=endpoint_name,
-        max_ms_per_token=_number_from_environment(environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN),
-        max_new_tokens=_number_from_environment(environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS),
-        stop_sequences=_list_from_environment(environ, "STOP_SEQUENCES", ()),
-        apis=_list_from_environment(environ, "APIS", DEFAULT_APIS),
-    )
 
 
 def handler(

@@ -30,6 +30,14 @@ def compiled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module", params=PROFILES)
+def compiled_for_vllm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Boot]:
+    """(profile, ended boot) of a first start that compiled the profile for the vLLM runtime."""
+    instance = NotebookInstance(tmp_path_factory.mktemp(f"vllm-{request.param}"))
+    boot, _ = instance.run_boot(render_on_start(hook_settings(request.param, runtime="vllm-0.4")))
+    return request.param, boot
+
+
+@pytest.fixture(scope="module", params=PROFILES)
 def mirrored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Boot]:
     """(profile, ended boot) of a first start that mirrored the profile's precompiled copy without trouble."""
     instance = NotebookInstance(tmp_path_factory.mktemp(f"mirror-{request.param}"))

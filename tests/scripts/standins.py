@@ -248,14 +248,16 @@ def hub_call(argv: list[str], seen: dict, args: list[str], host_path) -> None:
 
 
 def adjusted_config(name: str, content: str) -> str:
-    """FAKE_NEURON_CONFIG merged into a model's neuron configuration."""
+    """FAKE_NEURON_CONFIG merged into a model's neuron configuration, wherever it keeps it."""
     override = os.environ.get("FAKE_NEURON_CONFIG")
-    if name != "config.json" or not override:
+    if name not in ("config.json", "neuron_config.json") or not override:
         return content
     import json
 
     document = json.loads(content)
-    if "neuron" in document:
+    if name == "neuron_config.json":
+        document.update(json.loads(override))
+    elif "neuron" in document:
         document["neuron"].update(json.loads(override))
     return json.dumps(document)
 
@@ -275,24 +277,53 @@ def optimum_export(argv: list[str], seen: dict, checkpoint: str, output: str) ->
     if status:
         fail("neuronx-cc failed: Compilation failure", status)
     os.rename(in_progress, os.path.join(output, "compiled", "model.neff"))
-    # Exported from a local path, optimum-neuron copies the checkpoint into the model and records
-    # no Hub id for it.
-    for name in files_under(checkpoint):
-        if not name.startswith(".cache/"):
-            write(os.path.join(output, "checkpoint", name), read(os.path.join(checkpoint, name)))
+    # Exported from a local path, optimum-neuron copies the weights into the model and records no
+    # Hub id for them.
+    if "--num_cores" in seen["args"]:
+        for name in files_under(checkpoint):
+            if not name.startswith(".cache/"):
+                write(os.path.join(output, "checkpoint", name), read(os.path.join(checkpoint, name)))
     args = seen["args"]
-    neuron = {
-        "batch_size": int(args[args.index("--batch_size") + 1]),
-        "sequence_length": int(args[args.index("--sequence_length") + 1]),
-        "auto_cast_type": args[args.index("--auto_cast_type") + 1],
-        "num_cores": int(args[args.index("--num_cores") + 1]),
-        "checkpoint_id": None,
-        "checkpoint_revision": None,
-    }
-    write(
-        os.path.join(output, "config.json"),
-        adjusted_config("config.json", repr({"neuron": neuron}).replace("'", '"').replace("None", "null")),
-    )
+
+    def option(name: str) -> str:
+        return args[args.index(name) + 1]
+
+    if "--num_cores" in args:
+        # optimum-neuron 0.0.28: the neuron configuration goes into config.json.
+        neuron = {
+            "batch_size": int(option("--batch_size")),
+            "sequence_length": int(option("--sequence_length")),
+            "auto_cast_type": option("--auto_cast_type"),
+            "num_cores": int(option("--num_cores")),
+            "checkpoint_id": None,
+            "checkpoint_revision": None,
+        }
+        write_json(os.path.join(output, "config.json"), {"neuron": neuron})
+    else:
+        # optimum-neuron 0.4.x: neuron_config.json, model.pt, and the weights sharded per core.
+        neuron = {
+            "_serialized_key": "NxDNeuronConfig",
+            "batch_size": int(option("--batch_size")),
+            "sequence_length": int(option("--sequence_length")),
+            "tp_degree": int(option("--tensor_parallel_size")),
+            "torch_dtype": "bfloat16",
+            "target": {"inf2": "trn1"}[option("--instance_type")],
+            "checkpoint_id": None,
+            "checkpoint_revision": None,
+            "optimum_neuron_version": "0.4.4",
+        }
+        write_json(os.path.join(output, "neuron_config.json"), neuron)
+        write(os.path.join(output, "config.json"), read(os.path.join(checkpoint, "config.json")))
+        os.rename(os.path.join(output, "compiled", "model.neff"), os.path.join(output, "model.pt"))
+        os.rmdir(os.path.join(output, "compiled"))
+        for rank in range(neuron["tp_degree"]):
+            write(os.path.join(output, "checkpoint", "weights", f"tp{rank}_sharded_checkpoint.safetensors"), "shard")
+
+
+def write_json(path: str, document: dict) -> None:
+    import json
+
+    write(path, adjusted_config(os.path.basename(path), json.dumps(document)))
 
 
 # --- aws ---

@@ -18,6 +18,7 @@ from tests.scripts.examples import (
     REGISTRY,
     WAIT_HANDLE_URL,
     hook_settings,
+    image_uri,
 )
 from tests.scripts.sandbox import VOLUME_MOUNT, Boot, NotebookInstance, StartInstance, wait_for
 from tests.scripts.standins import FAKE_HUB, revision_of
@@ -27,14 +28,17 @@ BLLOSSOM = "bllossom-8b"
 PINNED = "89abcdef" * 5
 
 
-def job(profile: str, model_source: str = "compile") -> ArtifactJob:
-    settings_job = hook_settings(profile, model_source=model_source).artifact_job
+VLLM = "vllm-0.4"
+
+
+def job(profile: str, model_source: str = "compile", runtime: str = TGI.name) -> ArtifactJob:
+    settings_job = hook_settings(profile, model_source=model_source, runtime=runtime).artifact_job
     assert settings_job is not None
     return settings_job
 
 
-def s3_uri(profile: str, model_source: str = "compile") -> str:
-    return f"s3://{BUCKET}/{job(profile, model_source).artifact_prefix}"
+def s3_uri(profile: str, model_source: str = "compile", runtime: str = TGI.name) -> str:
+    return f"s3://{BUCKET}/{job(profile, model_source, runtime).artifact_prefix}"
 
 
 def s3_writes(boot: Boot) -> list[str]:
@@ -487,3 +491,55 @@ def test_mirror_restart_downloads_nothing_again(start_instance: StartInstance) -
     restart, _ = start_instance(settings)
     assert hub_calls(restart, "download") == [] and pulls(restart) == []
     assert statuses(restart) == ["SUCCESS"]
+
+
+# --- compile for vLLM ---
+
+
+def test_vllm_export_runs_in_the_vllm_image_with_its_own_flags(compiled_for_vllm: tuple[str, Boot]) -> None:
+    """vLLM's serve refuses a model exported by another optimum-neuron or compiler version, so the
+    model is compiled with the serving image itself, with optimum-neuron 0.4.x's flags: tensor
+    parallelism, not --num_cores; no dtype flag, which 0.4.x ignores for decoder models; the inf2
+    target whatever the compiling machine."""
+    profile, boot = compiled_for_vllm
+    [export] = boot.exports()
+    assert export["image"] == image_uri(VLLM) and export["privileged"]
+    assert export["args"] == [
+        "export", "neuron", "--model", "/data/checkpoint",
+        "--batch_size", "4", "--sequence_length", "4096", "--tensor_parallel_size", "2", "--instance_type", "inf2",
+        "/data/neuron",
+    ]  # fmt: skip
+    assert [pull["image"] for pull in pulls(boot)] == [image_uri(VLLM)]
+    assert statuses(boot) == ["SUCCESS"]
+
+
+def test_vllm_artifact_carries_its_neuron_config_and_sharded_weights(compiled_for_vllm: tuple[str, Boot]) -> None:
+    """Served offline, vLLM loads the weights from checkpoint/weights/ and its settings from
+    neuron_config.json; the manifest records that the precision was the checkpoint's own."""
+    profile, boot = compiled_for_vllm
+    uri = s3_uri(profile, runtime=VLLM)
+    assert sorted(s3_writes(boot)[:-1]) == [
+        uri + name
+        for name in (
+            "checkpoint/weights/tp0_sharded_checkpoint.safetensors",
+            "checkpoint/weights/tp1_sharded_checkpoint.safetensors",
+            "config.json",
+            "manifest.json",
+            "model.pt",
+            "neuron_config.json",
+        )
+    ]
+    manifest = json.loads(
+        (boot.instance.s3 / BUCKET / job(profile, runtime=VLLM).artifact_prefix / COMPLETION_MARKER).read_text()
+    )
+    assert manifest["image"] == image_uri(VLLM)
+    assert manifest["settings"] == {"batch_size": 4, "sequence_length": 4096, "auto_cast_type": None, "num_cores": 2}
+
+
+def test_vllm_model_compiled_otherwise_is_refused(start_instance: StartInstance) -> None:
+    """The check reads the runtime's own record of the settings, neuron_config.json."""
+    boot, _ = start_instance(hook_settings(BLLOSSOM, runtime=VLLM), FAKE_NEURON_CONFIG='{"tp_degree": 1}')
+    assert failure_signal(boot) == (
+        f"{MODEL_PROFILES[BLLOSSOM].model_id} cannot be served as configured: "
+        "neuron_config.json records tp_degree=1 (expected 2)"
+    )

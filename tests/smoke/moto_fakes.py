@@ -86,6 +86,45 @@ def chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 �
     )
 
 
+def vllm_chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
+    """What vLLM 0.11's OpenAI server answers a chat request with (protocol.py, ChatCompletionResponse)."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-0123456789abcdef",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "/opt/ml/model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "tool_calls": [], "reasoning_content": None},
+                    "logprobs": None,
+                    "finish_reason": "length",
+                    "stop_reason": None,
+                }
+            ],
+            "usage": {"prompt_tokens": 20, "total_tokens": 20 + tokens, "completion_tokens": tokens},
+            "prompt_logprobs": None,
+        },
+        ensure_ascii=False,
+    )
+
+
+def vllm_completion_body(text: str = " 딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
+    """What vLLM 0.11's OpenAI server answers a completion request with (protocol.py, CompletionResponse)."""
+    return json.dumps(
+        {
+            "id": "cmpl-0123456789abcdef",
+            "object": "text_completion",
+            "created": 1,
+            "model": "/opt/ml/model",
+            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "length", "stop_reason": None}],
+            "usage": {"prompt_tokens": 8, "total_tokens": 8 + tokens, "completion_tokens": tokens},
+        },
+        ensure_ascii=False,
+    )
+
+
 class _Body:
     """The raw stream botocore reads an error response's bytes from."""
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.smoke.moto_fakes import generate_body, queue_bodies, run_script
+from tests.smoke.moto_fakes import generate_body, queue_bodies, run_script, vllm_completion_body
 
 SCRIPT = "benchmark.py"
 ENDPOINT = "benchmark-endpoint"
@@ -17,7 +17,7 @@ def test_help_describes_the_options() -> None:
     result = run_script(SCRIPT, "--help")
 
     assert result.returncode == 0
-    for option in ("--endpoint-name", "--concurrency", "--duration", "--max-new-tokens"):
+    for option in ("--endpoint-name", "--stack-name", "--api", "--concurrency", "--duration", "--max-new-tokens"):
         assert option in result.stdout
 
 
@@ -39,6 +39,22 @@ def test_short_run_reports_positive_figures(aws_environment: str) -> None:
     assert 0 < summary["ms_per_token_p50"] <= summary["ms_per_token_p95"]
     assert 2 <= summary["duration_s"] < 10
     assert "\r" in result.stderr and " ok " in result.stderr
+
+
+def test_vllm_endpoint_is_loaded_through_completions(aws_environment: str) -> None:
+    """vLLM answers no generate request: the benchmark loads it through an API it answers."""
+    queue_bodies(aws_environment, *[vllm_completion_body(tokens=64)] * 2)
+
+    result = run_script(
+        SCRIPT, "--endpoint-name", ENDPOINT, "--api", "completions", "--duration", "1", "--concurrency", "1"
+    )
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["api"] == "completions" and summary["requests_failed"] == 0
+    assert summary["generated_tokens_per_s"] == pytest.approx(
+        64 * summary["requests_succeeded"] / summary["duration_s"], rel=0.01
+    )
 
 
 def test_run_without_a_success_exits_non_zero(aws_environment: str) -> None:

@@ -30,6 +30,8 @@ from tests.smoke.moto_fakes import (
     chat_body,
     generate_body,
     queue_bodies,
+    vllm_chat_body,
+    vllm_completion_body,
 )
 
 ENDPOINT = "korean-llm-endpoint"
@@ -442,3 +444,101 @@ def test_failure_is_logged_with_its_check(
         run_handler(handler_module, tap)
 
     assert "smoke test failed: generate: non-empty text check failed" in caplog.text
+
+
+VLLM_APIS = '["completions", "messages"]'
+
+
+def test_vllm_endpoint_passes_with_openai_shaped_answers(
+    handler_module: ModuleType, aws_environment: str, tap: InvocationTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vLLM answers a prompt on /invocations as a completion and messages as a chat completion;
+    neither request names a model, since vLLM answers 404 to any name but the one it serves."""
+    monkeypatch.setenv("APIS", VLLM_APIS)
+    monkeypatch.setenv("STOP_SEQUENCES", '["<|im_end|>"]')
+    queue_bodies(aws_environment, vllm_completion_body(tokens=128), vllm_chat_body(tokens=96))
+
+    summary = run_handler(handler_module, tap, clock_step_s=0.64)
+
+    completions_request, messages_request = tap.sent_bodies
+    assert completions_request == {"prompt": PROMPT, "max_tokens": 512, "stop": ["<|im_end|>"]}
+    assert "model" not in messages_request and messages_request["messages"][1]["content"] == PROMPT
+    assert summary["completions"]["generated_tokens"] == 128
+    assert summary["completions"]["wall_ms_per_token"] == pytest.approx(640 / 128)
+    assert summary["messages"]["generated_tokens"] == 96
+    assert summary["completions"]["preview"] == json.loads(vllm_completion_body())["choices"][0]["text"].strip()
+
+
+@pytest.mark.parametrize(
+    ("bodies", "check", "expected_message"),
+    [
+        pytest.param(
+            [json.dumps({**json.loads(vllm_completion_body()), "object": "chat.completion"})],
+            Check.SHAPE,
+            "completions: response shape check failed: object is 'chat.completion', expected 'text_completion'",
+            id="completion-answered-as-chat",
+        ),
+        pytest.param(
+            [json.dumps({**json.loads(vllm_completion_body()), "choices": []})],
+            Check.SHAPE,
+            "completions: response shape check failed: no choices[0].text",
+            id="completion-without-choices",
+        ),
+        pytest.param(
+            [json.dumps({**json.loads(vllm_completion_body()), "usage": {"prompt_tokens": 8}})],
+            Check.SHAPE,
+            "completions: response shape check failed: no usage.completion_tokens",
+            id="completion-without-token-count",
+        ),
+        pytest.param(
+            [vllm_completion_body(text="  ")],
+            Check.NON_EMPTY_TEXT,
+            "completions: non-empty text check failed",
+            id="completion-empty",
+        ),
+        pytest.param(
+            [
+                vllm_completion_body(),
+                json.dumps({**json.loads(vllm_chat_body()), "choices": [{"message": {"content": None}}]}),
+            ],
+            Check.SHAPE,
+            "messages: response shape check failed: choices[0].message.content is NoneType, expected str",
+            id="chat-with-null-content",
+        ),
+    ],
+)
+def test_vllm_answers_of_the_wrong_shape_fail(
+    handler_module: ModuleType,
+    aws_environment: str,
+    tap: InvocationTap,
+    monkeypatch: pytest.MonkeyPatch,
+    bodies: list[str],
+    check: Check,
+    expected_message: str,
+) -> None:
+    """A vLLM upgrade or a misrouted request shows up as a changed body; the message says where."""
+    monkeypatch.setenv("APIS", VLLM_APIS)
+    queue_bodies(aws_environment, *bodies)
+
+    failure = expect_failure(handler_module, tap)
+
+    assert failure.check is check
+    assert str(failure).startswith(expected_message)
+
+
+def test_vllm_rejecting_the_request_is_an_invocation_failure(
+    handler_module: ModuleType, tap: InvocationTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vLLM's 400 for a request over the model's length arrives as SageMaker's ModelError: reported
+    with vLLM's own words, not retried."""
+    monkeypatch.setenv("APIS", VLLM_APIS)
+    tap.script_errors(
+        (424, "ModelError", "Received client error (400) from primary with message \"'max_tokens' is too large\".")
+    )
+
+    failure = expect_failure(handler_module, tap)
+
+    assert failure.check is Check.INVOCATION
+    assert str(failure).startswith("completions: invocation check failed: ModelError after 1 attempt:")
+    assert "'max_tokens' is too large" in str(failure)
+    assert tap.calls == 1

@@ -7,9 +7,50 @@ import json
 import boto3
 from endpoint_checks import DEFAULT_MAX_MS_PER_TOKEN
 
-from tests.smoke.moto_fakes import chat_body, generate_body, queue_bodies, run_script
+from tests.smoke.moto_fakes import (
+    chat_body,
+    generate_body,
+    queue_bodies,
+    run_script,
+    vllm_chat_body,
+    vllm_completion_body,
+)
 
 SCRIPT = "smoke_test.py"
+# The smoke-test function's environment in a vLLM serving stack, as the construct writes it.
+VLLM_SMOKE_TEST = {
+    "APIS": '["completions", "messages"]',
+    "MAX_MS_PER_TOKEN": "55",
+    "MAX_NEW_TOKENS": "256",
+    "STOP_SEQUENCES": '["<|im_end|>"]',
+}
+
+
+def create_serving_stack(name: str, endpoint_name: str, environment: dict[str, str]) -> None:
+    """A deployed serving stack: its EndpointName output and its smoke-test function."""
+    role_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    template = {
+        "Resources": {
+            "SmokeTestRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": role_policy}},
+            "SmokeTestFunction3BA52CAE": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "handler.handler",
+                    "Role": {"Fn::GetAtt": ["SmokeTestRole", "Arn"]},
+                    "Code": {"ZipFile": "def handler(event, context): pass"},
+                    "Environment": {"Variables": {"ENDPOINT_NAME": endpoint_name, **environment}},
+                },
+            },
+        },
+        "Outputs": {"EndpointName": {"Value": endpoint_name}},
+    }
+    boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
 def create_stack(name: str, outputs: dict[str, str]) -> None:
@@ -29,7 +70,7 @@ def test_help_describes_the_options() -> None:
     result = run_script(SCRIPT, "--help")
 
     assert result.returncode == 0
-    for option in ("--endpoint-name", "--stack-name", "--region", "--max-ms-per-token", "--stop"):
+    for option in ("--endpoint-name", "--stack-name", "--region", "--max-ms-per-token", "--stop", "--api"):
         assert option in result.stdout
 
 
@@ -79,15 +120,41 @@ def test_budget_option_is_applied(aws_environment: str) -> None:
     assert "over the 1e-09 ms budget" in result.stderr
 
 
-def test_stack_output_names_the_endpoint(aws_environment: str) -> None:
-    """After cdk deploy the stack name is what a developer knows; its output holds the endpoint."""
-    create_stack("Inf2LlmStack", {"EndpointName": "endpoint-from-stack"})
-    queue_bodies(aws_environment, generate_body(), chat_body())
+def test_stack_name_tests_as_the_deployed_smoke_test_does(aws_environment: str) -> None:
+    """After cdk deploy the stack name is what a developer knows: the endpoint comes from its
+    output, and the APIs, budget, tokens and stop sequences from the stack's smoke-test function,
+    so a vLLM stack is called through completions and chat, judged as its gate judges it."""
+    create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST)
+    queue_bodies(aws_environment, vllm_completion_body(tokens=256), vllm_chat_body(tokens=200))
 
-    result = run_script(SCRIPT, "--stack-name", "Inf2LlmStack")
+    result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving")
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["endpoint"] == "endpoint-from-stack"
+    summary = json.loads(result.stdout)
+    assert summary["endpoint"] == "endpoint-from-stack"
+    assert summary["max_ms_per_token"] == 55
+    assert summary["completions"]["generated_tokens"] == 256 and summary["messages"]["generated_tokens"] == 200
+    assert "generate" not in summary
+
+
+def test_options_override_the_deployed_settings(aws_environment: str) -> None:
+    """A developer tightening the budget or trying one API must not have to redeploy first."""
+    create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST)
+    queue_bodies(aws_environment, vllm_chat_body())
+
+    result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving", "--api", "messages", "--max-ms-per-token", "70")
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["max_ms_per_token"] == 70 and list(summary)[2:] == ["messages"]
+
+
+def test_an_api_the_endpoint_does_not_answer_is_refused_by_argparse() -> None:
+    """Only the APIs the checks know can be asked for; a typo fails before any call."""
+    result = run_script(SCRIPT, "--endpoint-name", "e", "--api", "generation")
+
+    assert result.returncode == 2
+    assert "invalid choice: 'generation'" in result.stderr
 
 
 def test_stack_without_the_output_is_reported() -> None:

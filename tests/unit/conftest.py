@@ -23,6 +23,7 @@ CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metad
 HUB = {}
 MIRROR = {"model_source": "mirror"}
 COMPILE = {"model_source": "compile"}
+VLLM = {"runtime": "vllm-0.4", "model_source": "compile"}
 COMPILE_QWEN = {
     "model_source": "compile",
     "model": "qwen2.5-7b-instruct",

@@ -17,6 +17,21 @@ BAD_OVERRIDES = {
         ["-c", "model_source=compile", "-c", "num_cores=4"],
         "invalid configuration: num_cores=4: ml.inf2.xlarge has 2 Neuron cores",
     ),
+    "vllm-from-the-hub": (
+        ["-c", "runtime=vllm-0.4", "-c", "model_source=hub"],
+        "invalid configuration: model_source='hub': (chosen) serves a precompiled Hub copy, and runtime vllm-0.4 "
+        "has none of bllossom-8b; use model_source=compile",
+    ),
+    "vllm-in-seoul": (
+        ["-c", "runtime=vllm-0.4", "-c", "model_source=compile", "-c", "region=ap-northeast-2"],
+        "invalid configuration: region='ap-northeast-2': runtime vllm-0.4's image (huggingface-vllm-inference-neuronx) "
+        "is not published there; it is in: ap-northeast-1, ap-south-1, ap-southeast-1, ap-southeast-2, eu-central-1, "
+        "eu-west-1, eu-west-3, sa-east-1, us-east-1, us-east-2, us-west-2",
+    ),
+    "vllm-with-a-tgi-key": (
+        ["-c", "runtime=vllm-0.4", "-c", "model_source=compile", "-c", "max_total_tokens=4096"],
+        "invalid configuration: max_total_tokens=4096: is read by runtime tgi-0.0.28 only, not by vllm-0.4",
+    ),
 }
 GOOD_OVERRIDES = {"qwen": ["-c", "model=qwen2.5-7b-instruct"]}
 

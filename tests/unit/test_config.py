@@ -10,13 +10,14 @@ import pytest
 
 from inf2_llm.config import KEYS, ConfigError, config_for_stage, load_config
 from inf2_llm.profiles import PROFILES
-from inf2_llm.runtimes import TGI
+from inf2_llm.runtimes import TGI, VLLM
 from tests.unit.conftest import PROJECT_ROOT
 
 COMPILE = {"model_source": "compile"}
 MIRROR = {"model_source": "mirror"}
 PROD = {"stage": "prod", "account": "123456789012", "region": "us-west-2"}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+ON_VLLM = {"runtime": "vllm-0.4", "model_source": "compile"}
 
 
 def test_defaults_are_the_guides_settings() -> None:
@@ -60,6 +61,24 @@ def test_hub_revision_pins_what_each_source_reads() -> None:
     assert load_config(pinned).hub_revision == COMMIT
     for source in (MIRROR, COMPILE):
         assert load_config({**source, **pinned}).artifact_prefix != load_config(source).artifact_prefix
+
+
+def test_the_runtime_owns_its_defaults() -> None:
+    """The vLLM runtime brings its own image (the newest 0.4.x the SDK lists) and compiles in the
+    checkpoint's own dtype; nothing of TGI's leaks into it, and TGI's settings stay the guide's."""
+    config = load_config(ON_VLLM)
+    assert config.runtime is VLLM
+    assert config.image_tag == "0.11.0-optimum0.4.4-neuronx-py310-sdk2.26.1-ubuntu22.04"
+    assert config.compilation.auto_cast_type is None
+    assert config.endpoint.startup_timeout_seconds == VLLM.startup_timeout_seconds
+    assert load_config({}).runtime is TGI
+    assert load_config({**ON_VLLM, "image_tag": "0.11.0-optimum0.4.2-neuronx-py310-sdk2.26.0-ubuntu22.04"})
+
+
+def test_a_new_runtime_is_a_new_artifact() -> None:
+    """Moving an environment to vLLM compiles anew under another prefix: the TGI artifact stays in
+    S3 until its lifecycle rule expires it, and no endpoint can load the other runtime's model."""
+    assert load_config(ON_VLLM).artifact_prefix != load_config({"model_source": "compile"}).artifact_prefix
 
 
 def test_cli_strings_are_parsed() -> None:
@@ -151,6 +170,18 @@ BAD_INPUTS = [
         "must not exceed",
     ),
     ({"modle": "bllossom-8b"}, "modle", "unknown key"),
+    ({"runtime": "vllm"}, "runtime", "tgi-0.0.28, vllm-0.4"),
+    ({"runtime": "vllm-0.4"}, "model_source", "(dev's default) serves a precompiled Hub copy"),
+    ({"runtime": "vllm-0.4", "model_source": "hub"}, "model_source", "vllm-0.4 has none of bllossom-8b"),
+    (
+        {**ON_VLLM, "stage": "prod", "account": "123456789012", "region": "us-west-2", "model_source": "mirror"},
+        "model_source",
+        "use model_source=compile",
+    ),
+    ({**ON_VLLM, "region": "ap-northeast-2"}, "region", "published there; it is in: ap-northeast-1, ap-south-1"),
+    ({**ON_VLLM, "max_input_length": "1024"}, "max_input_length", "read by runtime tgi-0.0.28 only"),
+    ({**ON_VLLM, "auto_cast_type": "fp16"}, "auto_cast_type", "read by runtime tgi-0.0.28 only"),
+    ({**ON_VLLM, "endpoint_instance_type": "ml.inf2.24xlarge", "num_cores": "12"}, "num_cores", "vllm-0.4 shards on"),
 ]
 
 

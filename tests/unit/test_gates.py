@@ -11,9 +11,17 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, PIPELINE, PROD, PROJECT_ROOT
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PIPELINE, PROD, PROJECT_ROOT, VLLM
 
-CONFIGURATIONS = {"hub": HUB, "compile": COMPILE, "compile-qwen-vpc": COMPILE_QWEN, "prod": PROD, "pipeline": PIPELINE}
+CONFIGURATIONS = {
+    "hub": HUB,
+    "mirror": MIRROR,
+    "compile": COMPILE,
+    "compile-qwen-vpc": COMPILE_QWEN,
+    "vllm": VLLM,
+    "prod": PROD,
+    "pipeline": PIPELINE,
+}
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)

@@ -163,7 +163,8 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
     project_id, project = pipeline_app.project(f"Pipeline{stage}SmokeTest")
     assert smoke["Configuration"]["ProjectName"] == {"Ref": project_id}
     (command,) = _buildspec(project)["phases"]["build"]["commands"]
-    assert shlex.split(command)[:6] == [
+    words = shlex.split(command)
+    assert words[:6] == [
         "python",
         "scripts/smoke_test.py",
         "--endpoint-name",
@@ -171,6 +172,8 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
         "--region",
         REGION,
     ]
+    # The step's role may only invoke endpoints, so it is told the runtime's APIs.
+    assert [words[index + 1] for index, word in enumerate(words) if word == "--api"] == ["generate", "messages"]
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Prod"])

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE, READ_ON_SAGEMAKER
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PROD
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PROD, VLLM
 
 SERVING = "Inf2Llm-dev-Serving"
 WORKBENCH = "Inf2Llm-dev-Workbench"
@@ -295,4 +295,73 @@ def test_outputs_the_endpoint_name(synth) -> None:
     """The workstation smoke test and the pipeline's post-deploy step find the endpoint by this output."""
     synth(HUB).template(SERVING).has_output(
         "EndpointName", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("^ModelEndpoint"), "EndpointName"]}}
+    )
+
+
+def test_vllm_endpoint_runs_the_vllm_image_from_s3_with_its_contract(synth) -> None:
+    """optimum-neuron 0.4.x's entrypoint turns each SM_ON_X into `--x` for `optimum-cli neuron
+    serve`, which refuses to start when a batch size, sequence length or tensor-parallel size it
+    is given differs from the model's; the model comes from S3, offline, in network isolation."""
+    template = synth(VLLM).template(SERVING)
+    template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
+    container = _container(template)
+    assert container["Environment"] == {
+        "SM_ON_MODEL": "/opt/ml/model",
+        "SM_ON_BATCH_SIZE": "4",
+        "SM_ON_SEQUENCE_LENGTH": "4096",
+        "SM_ON_TENSOR_PARALLEL_SIZE": "2",
+        "SM_ON_MAX_NUM_BATCHED_TOKENS": "4096",
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+    }
+    image = container["Image"]["Fn::Join"][1]
+    assert image[-1].endswith(
+        "/huggingface-vllm-inference-neuronx:0.11.0-optimum0.4.4-neuronx-py310-sdk2.26.1-ubuntu22.04"
+    )
+    assert image[0]["Fn::FindInMap"][0] == "VllmNeuronxRegistryAccounts"
+
+
+def test_vllm_endpoint_runs_on_the_neuron_inference_ami(synth) -> None:
+    """The default AMI's Neuron driver is too old for the image's Neuron SDK 2.26 runtime; the TGI
+    endpoint keeps SageMaker's default, as in the guide."""
+    (vllm_config,) = synth(VLLM).template(SERVING).find_resources("AWS::SageMaker::EndpointConfig").values()
+    (variant,) = vllm_config["Properties"]["ProductionVariants"]
+    assert variant["InferenceAmiVersion"] == "al2-ami-sagemaker-inference-neuron-2"
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 1800
+    (tgi_config,) = synth(HUB).template(SERVING).find_resources("AWS::SageMaker::EndpointConfig").values()
+    assert "InferenceAmiVersion" not in tgi_config["Properties"]["ProductionVariants"][0]
+
+
+def test_vllm_smoke_test_calls_the_apis_vllm_answers(synth) -> None:
+    """vLLM answers OpenAI completions and chat on /invocations, not TGI's generate."""
+    template = synth(VLLM).template(SERVING)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"APIS": '["completions", "messages"]'})}},
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": [
+                                    "ecr:BatchCheckLayerAvailability",
+                                    "ecr:BatchGetImage",
+                                    "ecr:GetDownloadUrlForLayer",
+                                ],
+                                "Resource": {
+                                    "Fn::Join": [
+                                        "",
+                                        Match.array_with([":repository/huggingface-vllm-inference-neuronx"]),
+                                    ]
+                                },
+                            }
+                        )
+                    ]
+                )
+            }
+        },
     )

@@ -8,7 +8,7 @@ import re
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR
+from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, VLLM
 
 WORKBENCH = "Inf2Llm-dev-Workbench"
 
@@ -175,3 +175,17 @@ def test_lifecycle_content_is_plain_base64_of_the_script(synth) -> None:
     (lifecycle,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
     assert "Fn::Base64" in lifecycle["Properties"]["OnStart"][0]["Content"]
     assert "Fn::Base64" in lifecycle["Properties"]["OnCreate"][0]["Content"]
+
+
+def test_vllm_compile_uses_the_vllm_image_and_its_export_flags(synth) -> None:
+    """The notebook compiles with the image that will serve the model, with 0.4.x's flags, and
+    checks the result against neuron_config.json, where 0.4.x records its settings."""
+    template = synth(VLLM).template(WORKBENCH)
+    on_start = _on_start_script(template)
+    assert ":repository/huggingface-vllm-inference-neuronx" in json.dumps(template.to_json())
+    assert "/huggingface-vllm-inference-neuronx:0.11.0-optimum0.4.4-neuronx-py310-sdk2.26.1-ubuntu22.04" in on_start
+    assert (
+        "readonly -a EXPORT_OPTIONS=(--batch_size 4 --sequence_length 4096 --tensor_parallel_size 2 "
+        "--instance_type inf2)" in on_start
+    )
+    assert "readonly NEURON_CONFIG_FILE=neuron_config.json\nreadonly NEURON_CONFIG_SECTION=''\n" in on_start
