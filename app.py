@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from inf2_llm.config import ConfigError, load_config
-from inf2_llm.lint_metadata import RoleDependencyLint
+from inf2_llm.lint_metadata import CdkRenderingAcknowledgments
 from stacks.llm_system import add_llm_system
 
 
@@ -18,7 +18,7 @@ def build(app: cdk.App) -> None:
     config = load_config(app.node.get_all_context())
     # Before the stacks: a pipeline synthesizes its stages while it is built, and each stage
     # takes over the app's aspects when it is created (aspects stop at a Stage boundary).
-    cdk.Aspects.of(app).add(RoleDependencyLint())
+    cdk.Aspects.of(app).add(CdkRenderingAcknowledgments())
     if config.pipeline:
         # Imported here: the pipeline modules add to every workstation synth otherwise.
         from stacks.pipeline_stack import PipelineStack

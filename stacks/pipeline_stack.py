@@ -16,6 +16,7 @@ from constructs import Construct
 from inf2_llm.components.encrypted_bucket import EncryptedBucket
 from inf2_llm.components.nag import acknowledge_wildcard_resource
 from inf2_llm.config import AppConfig, config_for_stage
+from inf2_llm.lint_metadata import acknowledge_checkov
 from stacks.llm_stage import LlmStage
 
 # (construct id of the stage, configuration stage), in deployment order.
@@ -193,13 +194,14 @@ class PipelineStack(Stack):
             "bootstrap asset bucket (s3:ListBucket) before deploying; both are read-only.",
         )
         file_role = self.pipeline.node.find_child("Assets").node.find_child("FileRole")
+        build_control = (
+            "CodePipeline's asset-publishing action starts and polls the asset-publishing CodeBuild builds "
+            "through this role (codebuild:StartBuild, BatchGetBuilds, StopBuild); its only other power is "
+            "assuming the bootstrap file-publishing role."
+        )
+        acknowledge_checkov(file_role.node.find_child("DefaultPolicy"), {"CKV_AWS_111": build_control})
         for resource, reason in (
-            (
-                "*",
-                "CodePipeline's asset-publishing action starts and polls the asset-publishing CodeBuild "
-                "builds through this role (codebuild:StartBuild, BatchGetBuilds, StopBuild); its only other "
-                "power is assuming the bootstrap file-publishing role.",
-            ),
+            ("*", build_control),
             (
                 f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:/aws/codebuild/*",
                 "One role serves every asset-publishing project CDK Pipelines adds as assets appear, so it "

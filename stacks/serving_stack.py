@@ -59,6 +59,7 @@ class ServingStack(Stack):
             apis=config.runtime.apis,
             settings=config.smoke_test,
             stop_sequences=config.profile.stop_sequences,
+            key=artifacts.key,
             log_retention=log_retention(config),
             removal_policy=removal_policy(config),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -28,6 +29,7 @@ class ArtifactStore(EncryptedBucket):
             current_version_days=None,
             access_log_days=access_log_days,
         )
+        self._let_log_groups_use_the_key()
         self.models_reader = self._models_policy(
             "ModelsReader",
             object_actions=["s3:GetObject"],
@@ -37,6 +39,22 @@ class ArtifactStore(EncryptedBucket):
             "ModelsWriter",
             object_actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             key_actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        )
+
+    def _let_log_groups_use_the_key(self) -> None:
+        """The compute stacks' log groups are encrypted with this key: CloudWatch Logs may use it,
+        for log groups of this account and region only."""
+        stack = Stack.of(self)
+        log_groups = stack.format_arn(
+            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            )
         )
 
     def _models_policy(

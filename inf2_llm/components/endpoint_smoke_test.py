@@ -7,12 +7,14 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, triggers
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from inf2_llm.components.model_endpoint import ModelEndpoint
 from inf2_llm.config import SmokeTestSettings
+from inf2_llm.lint_metadata import acknowledge_checkov
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "smoke_test"
 # Two generations of max_new_tokens at the budget, plus retries while the endpoint warms up.
@@ -38,19 +40,25 @@ class EndpointSmokeTest(Construct):
         apis: tuple[str, ...],
         settings: SmokeTestSettings,
         stop_sequences: tuple[str, ...],
+        key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        log_group = logs.LogGroup(
+            self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+        )
         role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Smoke test: invoke one endpoint, write its own logs",
+            description="Smoke test: invoke one endpoint, read its own environment, write its own logs",
         )
         role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint.endpoint_arn]))
         log_group.grant_write(role)
+        # The environment is encrypted with the project key, which Lambda decrypts as this role
+        # when the function starts.
+        key.grant_decrypt(role)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -60,7 +68,10 @@ class EndpointSmokeTest(Construct):
             role=role,
             timeout=FUNCTION_TIMEOUT,
             memory_size=256,
+            # One run at a time: the trigger, a pipeline step or a person runs it once per deploy.
+            reserved_concurrent_executions=1,
             log_group=log_group,
+            environment_encryption=key,
             environment={
                 "ENDPOINT_NAME": endpoint.endpoint_name,
                 "ENDPOINT_CONFIG_NAME": endpoint.endpoint_config_name,
@@ -68,6 +79,15 @@ class EndpointSmokeTest(Construct):
                 "MAX_MS_PER_TOKEN": f"{settings.max_ms_per_token:g}",
                 "MAX_NEW_TOKENS": str(settings.max_new_tokens),
                 "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
+            },
+        )
+        acknowledge_checkov(
+            self.function,
+            {
+                "CKV_AWS_116": "The function is invoked synchronously (the deploy trigger waits for its answer, as "
+                "do the pipeline step and a person); a dead-letter queue only receives failed asynchronous invocations.",
+                "CKV_AWS_117": "It calls the SageMaker Runtime API of one endpoint, nothing in a VPC; a VPC would need "
+                "NAT or an interface endpoint without narrowing what it reaches, which its role limits to that endpoint.",
             },
         )
         self.function.invalidate_version_based_on(endpoint.configuration_digest)

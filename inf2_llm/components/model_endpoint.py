@@ -20,6 +20,7 @@ from constructs import Construct
 from inf2_llm.components.container_image import ContainerImage
 from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import EndpointSettings
+from inf2_llm.lint_metadata import acknowledge_checkov
 from inf2_llm.profiles import NeuronCompilation
 from inf2_llm.runtimes import ServingRuntime
 
@@ -110,6 +111,14 @@ class ModelEndpoint(Construct):
             enable_network_isolation=network_isolation,
             primary_container=container,
         )
+        if hub_model:
+            acknowledge_checkov(
+                self.model,
+                {
+                    "CKV_AWS_370": "model_source=hub downloads the precompiled model from the Hugging Face Hub when the "
+                    "container starts, which isolation forbids; mirror and compile (prod's default) serve from S3 isolated."
+                },
+            )
         # SageMaker checks at creation that the role can pull the image: the role's ARN orders the
         # role itself, its policy has to be waited for.
         self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))

@@ -64,7 +64,9 @@ class NotebookWorkbench(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+        )
         self.role = sagemaker_role(
             self,
             "Role",

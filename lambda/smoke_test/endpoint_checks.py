@@ -262,33 +262,27 @@ def _parse_generate(document: Any) -> Completion:
     )
 
 
-def _parse_messages(document: Any) -> Completion:
-    api = MESSAGES.name
-    kind = _field(document, ("object",), str, api)
-    if kind != "chat.completion":
-        raise SmokeTestFailure(Check.SHAPE, api, f"object is {kind!r}, expected 'chat.completion'")
-    return _completion(
-        api,
-        _field(document, ("choices", 0, "message", "content"), str, api),
-        _field(document, ("usage", "completion_tokens"), int, api),
-    )
+def _openai_parser(api: str, kind: str, text: Sequence[str | int]) -> Callable[[Any], Completion]:
+    """A parser of an OpenAI-shaped answer: its `object` is `kind`, its text at `text`."""
 
+    def parse(document: Any) -> Completion:
+        answered = _field(document, ("object",), str, api)
+        if answered != kind:
+            raise SmokeTestFailure(Check.SHAPE, api, f"object is {answered!r}, expected {kind!r}")
+        return _completion(
+            api, _field(document, text, str, api), _field(document, ("usage", "completion_tokens"), int, api)
+        )
 
-def _parse_completions(document: Any) -> Completion:
-    api = COMPLETIONS.name
-    kind = _field(document, ("object",), str, api)
-    if kind != "text_completion":
-        raise SmokeTestFailure(Check.SHAPE, api, f"object is {kind!r}, expected 'text_completion'")
-    return _completion(
-        api,
-        _field(document, ("choices", 0, "text"), str, api),
-        _field(document, ("usage", "completion_tokens"), int, api),
-    )
+    return parse
 
 
 GENERATE = InferenceApi("generate", _generate_payload, _parse_generate)
-MESSAGES = InferenceApi("messages", _messages_payload, _parse_messages)
-COMPLETIONS = InferenceApi("completions", _completions_payload, _parse_completions)
+MESSAGES = InferenceApi(
+    "messages", _messages_payload, _openai_parser("messages", "chat.completion", ("choices", 0, "message", "content"))
+)
+COMPLETIONS = InferenceApi(
+    "completions", _completions_payload, _openai_parser("completions", "text_completion", ("choices", 0, "text"))
+)
 INFERENCE_APIS = {api.name: api for api in (GENERATE, MESSAGES, COMPLETIONS)}
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +58,13 @@ def pulls(boot: Boot) -> list[dict]:
 
 def marker_uploaded(instance: NotebookInstance, profile: str, model_source: str = "compile") -> bool:
     return (instance.s3 / BUCKET / job(profile, model_source).artifact_prefix / COMPLETION_MARKER).exists()
+
+
+def assert_uploaded(boot: Boot, uri: str, names: tuple[str, ...]) -> None:
+    """The job uploaded exactly these files under `uri`, and the completion marker after all of them."""
+    writes = s3_writes(boot)
+    assert writes[-1] == uri + COMPLETION_MARKER
+    assert sorted(writes[:-1]) == [uri + name for name in sorted(names)]
 
 
 def failure_signal(boot: Boot) -> str:
@@ -115,18 +125,17 @@ def test_upload_follows_compile_and_marker_comes_last(compiled: tuple[str, Boot]
     export_finished = next(index for index, call in enumerate(calls) if call.get("phase") == "finished")
     first_upload = next(index for index, call in enumerate(calls) if call.get("s3_written"))
     assert export_finished < first_upload
-    writes = s3_writes(boot)
-    assert writes[-1] == s3_uri(profile) + COMPLETION_MARKER
-    assert sorted(writes[:-1]) == [
-        s3_uri(profile) + name
-        for name in (
+    assert_uploaded(
+        boot,
+        s3_uri(profile),
+        (
             "checkpoint/config.json",
             "checkpoint/model.safetensors",
             "compiled/model.neff",
             "config.json",
             "manifest.json",
-        )
-    ]
+        ),
+    )
 
 
 def test_manifest_lists_what_was_uploaded(compiled: tuple[str, Boot]) -> None:
@@ -432,20 +441,18 @@ def test_mirror_uploads_a_self_contained_artifact(mirrored: tuple[str, Boot]) ->
     """Everything the endpoint loads is in S3 (the copy, its weights, the manifest, marker last),
     and nothing of the download tool's own bookkeeping."""
     profile, boot = mirrored
-    writes = s3_writes(boot)
-    uri = s3_uri(profile, "mirror")
-    assert writes[-1] == uri + COMPLETION_MARKER
-    assert sorted(writes[:-1]) == [
-        uri + name
-        for name in (
+    assert_uploaded(
+        boot,
+        s3_uri(profile, "mirror"),
+        (
             "checkpoint/config.json",
             "checkpoint/model.safetensors",
             "compiled/model.neff",
             "config.json",
             "manifest.json",
             "tokenizer.json",
-        )
-    ]
+        ),
+    )
 
 
 def test_mirror_manifest_records_both_revisions(mirrored: tuple[str, Boot]) -> None:
@@ -517,18 +524,18 @@ def test_vllm_artifact_carries_its_neuron_config_and_sharded_weights(compiled_fo
     """Served offline, vLLM loads the weights from checkpoint/weights/ and its settings from
     neuron_config.json; the manifest records that the precision was the checkpoint's own."""
     profile, boot = compiled_for_vllm
-    uri = s3_uri(profile, runtime=VLLM)
-    assert sorted(s3_writes(boot)[:-1]) == [
-        uri + name
-        for name in (
+    assert_uploaded(
+        boot,
+        s3_uri(profile, runtime=VLLM),
+        (
             "checkpoint/weights/tp0_sharded_checkpoint.safetensors",
             "checkpoint/weights/tp1_sharded_checkpoint.safetensors",
             "config.json",
             "manifest.json",
             "model.pt",
             "neuron_config.json",
-        )
-    ]
+        ),
+    )
     manifest = json.loads(
         (boot.instance.s3 / BUCKET / job(profile, runtime=VLLM).artifact_prefix / COMPLETION_MARKER).read_text()
     )
@@ -543,3 +550,46 @@ def test_vllm_model_compiled_otherwise_is_refused(start_instance: StartInstance)
         f"{MODEL_PROFILES[BLLOSSOM].model_id} cannot be served as configured: "
         "neuron_config.json records tp_degree=1 (expected 2)"
     )
+
+
+# --- what scripts/watch.py reads ---
+
+
+def _watch_module():
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))  # watch.py imports its sibling endpoint_options
+    spec = importlib.util.spec_from_file_location("watch", scripts / "watch.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    # Registered first: its dataclasses look their module up while the module executes.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _watched(boot: Boot) -> tuple[list[str], list[str], object]:
+    """(phases the job logged, lines scripts/watch.py makes of its messages, watch's view of the run)."""
+    watch = _watch_module()
+    run = watch.JobRun()
+    messages = boot.cloudwatch_messages()
+    lines = [
+        line for second, message in enumerate(messages) for line in run.feed(watch.LogEvent(second * 1000, message))
+    ]
+    return [message.removeprefix("phase: ") for message in messages[:-1]], lines, run
+
+
+def test_watch_follows_the_phases_a_compile_writes(compiled: tuple[str, Boot]) -> None:
+    """scripts/watch.py shows a waiting user the job's phases from these CloudWatch messages; a
+    change of their form on either side must fail here, not during someone's hour-long deploy."""
+    _assert_watch_follows(compiled[1])
+
+
+def test_watch_follows_the_phases_a_mirror_writes(mirrored: tuple[str, Boot]) -> None:
+    """As for a compile: the mirror's phases are its own, their form is the same."""
+    _assert_watch_follows(mirrored[1])
+
+
+def _assert_watch_follows(boot: Boot) -> None:
+    phases, lines, run = _watched(boot)
+    assert len(phases) >= 5 and lines[:-1] == [f"artifact job: {phase} (1s)" for phase in phases]
+    assert run.outcome == "SUCCESS" and lines[-1].startswith("artifact job: SUCCESS after ")

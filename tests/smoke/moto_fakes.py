@@ -36,6 +36,42 @@ def post_json(url: str, document: Any) -> None:
         pass
 
 
+class SteppingClock:
+    """A clock that advances a fixed step on every reading: each invocation 'takes' one step."""
+
+    def __init__(self, step_s: float) -> None:
+        self.step_s = step_s
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def smoke_test_function(environment: dict[str, str], log_group: str | None = None) -> dict[str, Any]:
+    """The template resources of a serving stack's smoke-test function: its role and the function,
+    with the logical id the construct gives it."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    function: dict[str, Any] = {
+        "Runtime": "python3.12",
+        "Handler": "handler.handler",
+        "Role": {"Fn::GetAtt": ["SmokeTestRole", "Arn"]},
+        "Code": {"ZipFile": "def handler(event, context): pass"},
+        "Environment": {"Variables": environment},
+    }
+    if log_group:
+        function["LoggingConfig"] = {"LogGroup": {"Ref": log_group}}
+    return {
+        "SmokeTestRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+        "SmokeTestFunction3BA52CAE": {"Type": "AWS::Lambda::Function", "Properties": function},
+    }
+
+
 def queue_bodies(moto_url: str, *bodies: str) -> None:
     """Make moto answer the next InvokeEndpoint calls with these bodies, in order."""
     post_json(

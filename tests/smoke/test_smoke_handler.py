@@ -27,6 +27,7 @@ from tests.smoke.moto_fakes import (
     THROTTLED,
     UNAVAILABLE,
     InvocationTap,
+    SteppingClock,
     chat_body,
     generate_body,
     queue_bodies,
@@ -35,18 +36,6 @@ from tests.smoke.moto_fakes import (
 )
 
 ENDPOINT = "korean-llm-endpoint"
-
-
-class SteppingClock:
-    """A clock that advances a fixed step on every reading: each invocation 'takes' one step."""
-
-    def __init__(self, step_s: float) -> None:
-        self.step_s = step_s
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += self.step_s
-        return self.now
 
 
 @pytest.fixture(autouse=True)

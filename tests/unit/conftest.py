@@ -27,6 +27,8 @@ VLLM = {"runtime": "vllm-0.4", "model_source": "compile"}
 COMPILE_QWEN = {
     "model_source": "compile",
     "model": "qwen2.5-7b-instruct",
+    "hub_revision": "0123456789abcdef0123456789abcdef01234567",
+    "alarm_email": "ops@example.com",
     "hf_token_secret_name": "inf2-llm/hf-token",
     "publish_repo": "example/qwen2.5-7b-instruct-neuron",
     "notebook_subnet_id": "subnet-0123456789abcdef0",

@@ -1,10 +1,12 @@
-"""The quality gates every change must pass: cdk-nag, cfn-lint, shellcheck, ruff and mypy."""
+"""The quality gates every change must pass: cdk-nag, cfn-lint, checkov, shellcheck, ruff and mypy."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -74,6 +76,54 @@ def test_cfn_lint_is_clean(synth) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _checkov(*directories: Path) -> dict[str, list[dict[str, Any]]]:
+    """The failed and skipped checks of checkov's run, offline, over every CloudFormation template
+    under `directories`; checkov prints one JSON report per directory, one after the other."""
+    arguments = [argument for directory in directories for argument in ("-d", str(directory))]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "checkov"), "--framework", "cloudformation", "--skip-download"]
+        + ["--compact", "-o", "json", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    decoder, text, position = json.JSONDecoder(), result.stdout, 0
+    checks: dict[str, list[dict[str, Any]]] = {"failed_checks": [], "skipped_checks": [], "passed_checks": []}
+    while text[position:].strip():
+        position += len(text[position:]) - len(text[position:].lstrip())
+        report, position = decoder.raw_decode(text, position)
+        for kind, found in checks.items():
+            found.extend(report["results"].get(kind, []))
+    assert checks["passed_checks"], result.stderr
+    return checks
+
+
+def test_checkov_finds_nothing_unacknowledged(synth) -> None:
+    """Many security teams run checkov on CloudFormation before a deploy is allowed: every template
+    the suite synthesizes (the pipeline's stages included) passes it, and each finding the project
+    answers knowingly is skipped in the template itself, with its reason beside it."""
+    results = _checkov(*(Path(synth(overrides).assembly.directory) for overrides in CONFIGURATIONS.values()))
+    failed = [f"{check['check_id']} {check['resource']} ({check['file_path']})" for check in results["failed_checks"]]
+    assert failed == []
+    assert len(results["passed_checks"]) > 1000
+    skipped = results["skipped_checks"]
+    assert {check["check_id"] for check in skipped} >= {"CKV_AWS_18", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_370"}
+    for check in skipped:
+        comment = check["check_result"]["suppress_comment"]
+        assert len(comment.split()) >= 12, (check["check_id"], check["resource"], comment)
+
+
+def test_checkov_gate_fails_on_a_new_finding(tmp_path: Path) -> None:
+    """The gate must be able to fail: an unencrypted log group is a finding, and only a skip with
+    its id in the resource's own metadata silences it."""
+    template = {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}}}
+    (tmp_path / "careless.template.json").write_text(json.dumps(template))
+    assert "CKV_AWS_158" in [check["check_id"] for check in _checkov(tmp_path)["failed_checks"]]
+    template["Resources"]["Logs"]["Metadata"] = {"checkov": {"skip": [{"id": "CKV_AWS_158", "comment": "why"}]}}
+    (tmp_path / "careless.template.json").write_text(json.dumps(template))
+    assert _checkov(tmp_path)["failed_checks"] == []
 
 
 def _shell_scripts() -> list[Path]:

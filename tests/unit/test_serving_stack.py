@@ -240,7 +240,22 @@ def test_smoke_test_can_only_invoke_this_endpoint(synth) -> None:
     assert {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in statements} <= {
         "sagemaker:InvokeEndpoint",
         ("logs:CreateLogStream", "logs:PutLogEvents"),
+        "kms:Decrypt",
     }
+    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert "ArtifactsKey" in decrypt["Resource"]["Fn::ImportValue"]
+
+
+def test_smoke_test_runs_once_at_a_time_with_its_environment_and_logs_encrypted(synth) -> None:
+    """One run at a time is all a once-per-deploy test needs; its environment and its logs are
+    encrypted with the project key like everything else the environment stores."""
+    template = synth(HUB).template(SERVING)
+    key = {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "handler.handler", "ReservedConcurrentExecutions": 1, "KmsKeyArn": key},
+    )
+    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key})
 
 
 def test_smoke_test_gates_the_deploy_unless_turned_off(synth) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from tests.unit.conftest import HUB, PROD
@@ -129,14 +131,14 @@ def test_alarm_topic_is_encrypted_tls_only_and_open_to_this_accounts_alarms(synt
     (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     (key,) = template.find_resources("AWS::KMS::Key").values()
-    for statement in (
-        *[statement for statement in statements if statement["Effect"] == "Allow"],
-        *[
-            statement
-            for statement in key["Properties"]["KeyPolicy"]["Statement"]
-            if "Service" in statement["Principal"]
-        ],
-    ):
+    allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
+    allowed += [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert len(allowed) == 2
+    for statement in allowed:
         assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
         assert statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1] == ":alarm:*"
@@ -162,3 +164,36 @@ def test_stateful_logical_ids_are_pinned(synth) -> None:
             if resource["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key")
         }
         assert stateful == {"ArtifactsKeyA4B22E2B", "ArtifactsAccessLogs4D97777C", "ArtifactsBucket88671897"}
+
+
+def test_access_logs_are_versioned(synth) -> None:
+    """An access log deleted or overwritten survives as a noncurrent version until it expires too."""
+    template = synth(HUB).template(DEV_STORAGE)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {
+                "Rules": [
+                    Match.object_like({"ExpirationInDays": 30, "NoncurrentVersionExpiration": {"NoncurrentDays": 30}})
+                ]
+            },
+        },
+    )
+
+
+def test_the_key_lets_cloudwatch_logs_encrypt_this_accounts_log_groups(synth) -> None:
+    """The compute stacks' log groups are encrypted with the project key; CloudWatch Logs can only
+    use it for log groups of this account and region."""
+    (key,) = synth(HUB).template(DEV_STORAGE).find_resources("AWS::KMS::Key").values()
+    (statement,) = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if "logs." in json.dumps(statement.get("Principal", {}))
+    ]
+    assert statement["Principal"]["Service"]["Fn::Join"][1][:3] == ["logs.", {"Ref": "AWS::Region"}, "."]
+    condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition["Fn::Join"][1][-1] == ":log-group:*"

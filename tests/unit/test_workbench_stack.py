@@ -138,7 +138,7 @@ def test_on_start_is_rendered_with_the_compile_settings(synth) -> None:
     on_start = _on_start_script(synth(COMPILE_QWEN).template(WORKBENCH))
     assert "readonly MODEL_SOURCE=compile" in on_start
     assert "readonly REPOSITORY=Qwen/Qwen2.5-7B-Instruct" in on_start
-    assert "readonly REVISION=''" in on_start
+    assert "readonly REVISION=0123456789abcdef0123456789abcdef01234567" in on_start
     assert (
         "readonly -a EXPORT_OPTIONS=(--batch_size 4 --sequence_length 4096 --auto_cast_type bf16 --num_cores 2)"
         in on_start
@@ -189,3 +189,10 @@ def test_vllm_compile_uses_the_vllm_image_and_its_export_flags(synth) -> None:
         "--instance_type inf2)" in on_start
     )
     assert "readonly NEURON_CONFIG_FILE=neuron_config.json\nreadonly NEURON_CONFIG_SECTION=''\n" in on_start
+
+
+def test_notebook_log_group_is_encrypted_with_the_project_key(synth) -> None:
+    """The job's log names models, buckets and revisions: encrypted like the artifacts it describes."""
+    synth(HUB).template(WORKBENCH).has_resource_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")}}
+    )
