@@ -23,7 +23,6 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from inf2_llm.components.container_image import ContainerImage
-from inf2_llm.components.nag import acknowledge_wildcard_resource
 from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import NotebookSettings
 from inf2_llm.lifecycle import ArtifactJob, NotebookHookSettings, render_on_create, render_on_start
@@ -83,12 +82,6 @@ class NotebookWorkbench(Construct):
         if hf_token_secret_name:
             secret = secretsmanager.Secret.from_secret_name_v2(self, "HfToken", hf_token_secret_name)
             secret.grant_read(self.role)
-            acknowledge_wildcard_resource(
-                self.role,
-                f"{secret.secret_arn}-??????",
-                reason="Secrets Manager appends six random characters to a secret's ARN; the grant is for the "
-                "one secret named in configuration.",
-            )
             hf_token_secret_id = secret.secret_arn
 
         self.artifact_ready: CfnWaitCondition | None = None
