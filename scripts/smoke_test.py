@@ -27,7 +27,14 @@ from endpoint_options import (  # first: it puts the checks on the import path
 )
 
 # isort: split
-from endpoint_checks import DEFAULT_APIS, SmokeTestFailure, SmokeTestSettings, run_smoke_test, runtime_client
+from endpoint_checks import (
+    DEFAULT_APIS,
+    VERDICT_FAILED,
+    SmokeTestFailure,
+    SmokeTestSettings,
+    run_smoke_test,
+    runtime_client,
+)
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         summary = run_smoke_test(runtime_client(arguments.region), settings)
     except SmokeTestFailure as failure:
-        print(f"smoke test failed: {failure}", file=sys.stderr)
+        print(f"{VERDICT_FAILED}: {failure}", file=sys.stderr)
         return 1
     except BotoCoreError as error:  # e.g. no region configured, before any call is made
-        print(f"smoke test failed: {error}", file=sys.stderr)
+        print(f"{VERDICT_FAILED}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0

@@ -37,7 +37,10 @@ from typing import Any, TextIO, TypeVar
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from endpoint_options import bounded
+from endpoint_options import bounded  # first: it puts the checks on the import path
+
+# isort: split
+from endpoint_checks import VERDICT_FAILED, VERDICT_PASSED
 
 STAGES = ("dev", "prod")  # as app.py names the stacks: Inf2Llm-<stage>-<part>
 DEFAULT_PARTS = ("Workbench", "Serving")
@@ -56,9 +59,6 @@ TRIGGER = "Custom::Trigger"
 JOB_STREAM_SUFFIX = "/artifact-job"
 PHASE = "phase: "
 ENDINGS = ("SUCCESS", "FAILURE")
-# What lambda/smoke_test/handler.py logs.
-SMOKE_PASSED = "smoke test passed: "
-SMOKE_FAILED = "smoke test failed: "
 # Each API's wall time per token in the handler's summary.
 PER_TOKEN_KEY = "wall_ms_per_token"
 
@@ -460,7 +460,8 @@ def smoke_result(message: str, timestamp: int) -> SmokeResult | None:
             message = str(json.loads(message).get("message", message))
         except (ValueError, AttributeError):
             pass
-    for marker, passed in ((SMOKE_PASSED, True), (SMOKE_FAILED, False)):
+    for verdict, passed in ((VERDICT_PASSED, True), (VERDICT_FAILED, False)):
+        marker = f"{verdict}: "
         if marker in message:
             return SmokeResult(timestamp, passed, message.split(marker, 1)[1].strip())
     return None
@@ -721,7 +722,7 @@ def follow_smoke_test(watch: Watch, stack: str, serving: Serving) -> None:
         if result and not any(trigger.in_progress_since(result.timestamp) for trigger in state.of_type(TRIGGER)):
             if not result.passed:
                 raise StepFailed("smoke test", result.text)
-            watch.say(f"smoke test passed: {describe_summary(result.text)}")
+            watch.say(f"{VERDICT_PASSED}: {describe_summary(result.text)}")
             return True
         watch.check(state)
         if not state.in_progress:

@@ -48,6 +48,11 @@ DEFAULT_MAX_MS_PER_TOKEN = 60.0
 # as little as in the guide's measurement.
 DEFAULT_MAX_NEW_TOKENS = 512
 
+# Each run's verdict begins with one of these, followed by ": " and the summary or the failure:
+# scripts/watch.py finds the verdict in the function's log by them.
+VERDICT_PASSED = "smoke test passed"
+VERDICT_FAILED = "smoke test failed"
+
 # The guide's two: TGI's generate API and the OpenAI-style messages API.
 DEFAULT_APIS = ("generate", "messages")
 

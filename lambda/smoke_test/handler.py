@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from endpoint_checks import (
+    VERDICT_FAILED,
+    VERDICT_PASSED,
     Clock,
     EndpointInvoker,
     Sleep,
@@ -54,9 +56,9 @@ def handler(
         # container's cached client would save nothing worth a module global.
         summary = run_smoke_test(client or runtime_client(), settings, sleep=sleep, clock=clock)
     except SmokeTestFailure as failure:
-        LOGGER.error("smoke test failed: %s", failure)
+        LOGGER.error("%s: %s", VERDICT_FAILED, failure)
         raise
     # The configuration a trigger run tests: a new one is deployed with every new model or setting.
     summary["endpoint_config"] = os.environ.get("ENDPOINT_CONFIG_NAME")
-    LOGGER.info("smoke test passed: %s", json.dumps(summary, ensure_ascii=False))
+    LOGGER.info("%s: %s", VERDICT_PASSED, json.dumps(summary, ensure_ascii=False))
     return summary
