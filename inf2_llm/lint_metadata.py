@@ -18,6 +18,8 @@ from constructs import IConstruct
 # CfnResources instead, in a scope whose id ends with CDK_PROVIDER.
 ROLE_USERS = {("aws_cdk.aws_lambda", "CfnFunction"), ("aws_cdk.aws_codepipeline", "CfnPipeline")}
 CDK_PROVIDER = "CustomResourceProvider"
+# What cfn-lint reads to skip W3005 on one resource.
+IGNORE_REDUNDANT_DEPENDS_ON = {"config": {"ignore_checks": ["W3005"]}}
 CDK_PROVIDER_CHECKS = {
     "CKV_AWS_115": "CloudFormation invokes this CDK custom-resource provider once per resource and deploy, so its "
     "concurrency is bounded by the stack; a reservation would fail in accounts whose quota leaves none to reserve.",
@@ -55,9 +57,9 @@ class CdkRenderingAcknowledgments:
         # This runs for every construct of every synth, and each property read is a call into the
         # jsii runtime: the Python class tells an L1 resource apart without one.
         if (type(node).__module__, type(node).__name__) in ROLE_USERS:
-            node.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+            node.add_metadata("cfn-lint", IGNORE_REDUNDANT_DEPENDS_ON)
         elif type(node) is CfnResource and node.cfn_resource_type == "AWS::Lambda::Function":
             scope = node.node.scope
             if scope and scope.node.id.endswith(CDK_PROVIDER):
-                node.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+                node.add_metadata("cfn-lint", IGNORE_REDUNDANT_DEPENDS_ON)
                 acknowledge_checkov(node, CDK_PROVIDER_CHECKS)
