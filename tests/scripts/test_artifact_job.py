@@ -413,8 +413,10 @@ def test_no_swap_with_enough_memory(tmp_path) -> None:
 
 def test_mirror_downloads_the_copy_and_the_weights_it_was_compiled_from(mirrored: tuple[str, Boot]) -> None:
     """The guide's copies were published without checkpoint/, so the endpoint would fetch the
-    weights from the Hub at every start, which network isolation forbids: the job fetches them
-    into checkpoint/, at the commit the copy records, and compiles nothing."""
+    weights from the Hub at every start, which network isolation forbids (optimum-neuron v0.0.28,
+    optimum/neuron/modeling_decoder.py: without checkpoint/, the neuron config's checkpoint_id and
+    checkpoint_revision are downloaded): the job fetches them into checkpoint/, at the commit the
+    copy records, and compiles nothing."""
     profile, boot = mirrored
     precompiled = TGI.precompiled[profile].hub_id
     model_id = MODEL_PROFILES[profile].model_id
@@ -507,7 +509,8 @@ def test_vllm_export_runs_in_the_vllm_image_with_its_own_flags(compiled_for_vllm
     """vLLM's serve refuses a model exported by another optimum-neuron or compiler version, so the
     model is compiled with the serving image itself, with optimum-neuron 0.4.x's flags: tensor
     parallelism, not --num_cores; no dtype flag, which 0.4.x ignores for decoder models; the inf2
-    target whatever the compiling machine."""
+    target whatever the compiling machine, which serve compares with the endpoint's. Read at
+    optimum-neuron v0.4.4, optimum/commands/export/neuronx.py and optimum/commands/neuron/serve.py."""
     profile, boot = compiled_for_vllm
     [export] = boot.exports()
     assert export["image"] == image_uri(VLLM) and export["privileged"]
@@ -544,7 +547,8 @@ def test_vllm_artifact_carries_its_neuron_config_and_sharded_weights(compiled_fo
 
 
 def test_vllm_model_compiled_otherwise_is_refused(start_instance: StartInstance) -> None:
-    """The check reads the runtime's own record of the settings, neuron_config.json."""
+    """The check reads the runtime's own record of the settings, neuron_config.json, by the keys
+    serve compares (optimum-neuron v0.4.4, optimum/commands/neuron/serve.py: tp_degree among them)."""
     boot, _ = start_instance(hook_settings(BLLOSSOM, runtime=VLLM), FAKE_NEURON_CONFIG='{"tp_degree": 1}')
     assert failure_signal(boot) == (
         f"{MODEL_PROFILES[BLLOSSOM].model_id} cannot be served as configured: "

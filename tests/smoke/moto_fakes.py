@@ -84,7 +84,8 @@ def queue_bodies(moto_url: str, *bodies: str) -> None:
 
 
 def generate_body(text: str = "딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
-    """What TGI on SageMaker answers a generate request with details=true."""
+    """What TGI on SageMaker answers a generate request with details=true: a one-element list
+    (text-generation-inference v3.0.0, router/src/server.rs, compat_generate)."""
     return json.dumps(
         [
             {
@@ -97,7 +98,9 @@ def generate_body(text: str = "딥러닝은 인공신경망을 쓰는 기계학�
 
 
 def chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
-    """What TGI on SageMaker answers a messages request with."""
+    """What TGI on SageMaker answers a messages request with (text-generation-inference v3.0.0,
+    router/src/lib.rs: ChatCompletion, whose "object" is a serde tag; router/src/sagemaker.rs picks
+    the API by the payload's shape)."""
     return json.dumps(
         {
             "object": "chat.completion",
@@ -123,7 +126,8 @@ def chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 �
 
 
 def vllm_chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
-    """What vLLM 0.11's OpenAI server answers a chat request with (protocol.py, ChatCompletionResponse)."""
+    """What vLLM's OpenAI server answers a chat request with (vllm v0.11.0,
+    vllm/entrypoints/openai/protocol.py, ChatCompletionResponse)."""
     return json.dumps(
         {
             "id": "chatcmpl-0123456789abcdef",
@@ -147,7 +151,8 @@ def vllm_chat_body(content: str = "딥러닝은 데이터에서 표현을 배우
 
 
 def vllm_completion_body(text: str = " 딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
-    """What vLLM 0.11's OpenAI server answers a completion request with (protocol.py, CompletionResponse)."""
+    """What vLLM's OpenAI server answers a completion request with (vllm v0.11.0,
+    vllm/entrypoints/openai/protocol.py, CompletionResponse)."""
     return json.dumps(
         {
             "id": "cmpl-0123456789abcdef",

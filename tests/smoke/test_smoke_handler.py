@@ -441,8 +441,10 @@ VLLM_APIS = '["completions", "messages"]'
 def test_vllm_endpoint_passes_with_openai_shaped_answers(
     handler_module: ModuleType, aws_environment: str, tap: InvocationTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """vLLM answers a prompt on /invocations as a completion and messages as a chat completion;
-    neither request names a model, since vLLM answers 404 to any name but the one it serves."""
+    """vLLM answers a prompt on /invocations as a completion and messages as a chat completion
+    (vllm v0.11.0, vllm/entrypoints/openai/api_server.py, invocations); neither request names a
+    model, since vLLM answers 404 to any name but the one it serves and takes none as that one
+    (vllm/entrypoints/openai/serving_engine.py, _check_model)."""
     monkeypatch.setenv("APIS", VLLM_APIS)
     monkeypatch.setenv("STOP_SEQUENCES", '["<|im_end|>"]')
     queue_bodies(aws_environment, vllm_completion_body(tokens=128), vllm_chat_body(tokens=96))

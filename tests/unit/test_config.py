@@ -127,7 +127,9 @@ BAD_INPUTS = [
         "tgi-0.0.28 shards on 1, 2, 4, 8, 12, 24 cores",
     ),
     ({**COMPILE, "max_total_tokens": "8192"}, "max_total_tokens", "must not exceed sequence_length (4096)"),
+    # text-generation-inference v3.0.0, launcher/src/main.rs: max_input_tokens must be < max_total_tokens.
     ({**COMPILE, "max_total_tokens": "2048"}, "max_input_length", "text-generation-launcher refuses to start"),
+    # backends/v3/src/main.rs: max_batch_prefill_tokens (launcher default 4096) must be >= max_input_tokens.
     (
         {**COMPILE, "sequence_length": "8192", "max_total_tokens": "8192", "max_input_length": "6000"},
         "max_input_length",

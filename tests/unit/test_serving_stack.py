@@ -30,7 +30,9 @@ def _container(template) -> dict:
 
 def test_hub_model_runs_the_guides_settings(synth) -> None:
     """The container gets the guide's values for what its SageMaker entrypoint reads, and nothing
-    it ignores (the guide's HF_* compile settings and MESSAGES_API_ENABLED are read by no one there)."""
+    it ignores (the guide's HF_* compile settings and MESSAGES_API_ENABLED are read by no one there).
+    Read at optimum-neuron v0.0.28, text-generation-inference/sagemaker-entrypoint.sh, which starts
+    text-generation-launcher (text-generation-inference v3.0.0, launcher/src/main.rs)."""
     container = _container(synth(HUB).template(SERVING))
     assert container["Environment"] == {**GUIDE_SETTINGS, "HF_MODEL_ID": GUIDE_HUB_MODEL}
     assert "ModelDataSource" not in container
@@ -38,7 +40,8 @@ def test_hub_model_runs_the_guides_settings(synth) -> None:
 
 
 def test_hub_revision_reaches_the_container_in_hub_mode_only(synth) -> None:
-    """The entrypoint maps HF_MODEL_REVISION to TGI's REVISION, pinning the Hub copy; beside a local
+    """The entrypoint (optimum-neuron v0.0.28, text-generation-inference/sagemaker-entrypoint.sh)
+    maps HF_MODEL_REVISION to TGI's REVISION, pinning the Hub copy; beside a local
     model directory it would make TGI's router look the directory up on the Hub and lose the chat
     template, so a model served from S3 never gets it."""
     pinned = {"hub_revision": COMMIT}
@@ -314,9 +317,10 @@ def test_outputs_the_endpoint_name(synth) -> None:
 
 
 def test_vllm_endpoint_runs_the_vllm_image_from_s3_with_its_contract(synth) -> None:
-    """optimum-neuron 0.4.x's entrypoint turns each SM_ON_X into `--x` for `optimum-cli neuron
-    serve`, which refuses to start when a batch size, sequence length or tensor-parallel size it
-    is given differs from the model's; the model comes from S3, offline, in network isolation."""
+    """optimum-neuron 0.4.x's entrypoint (v0.4.4, docker/vllm/Dockerfile) turns each SM_ON_X into
+    `--x` for `optimum-cli neuron serve`, which refuses to start when a batch size, sequence length
+    or tensor-parallel size it is given differs from the model's neuron_config.json (v0.4.4,
+    optimum/commands/neuron/serve.py); the model comes from S3, offline, in network isolation."""
     template = synth(VLLM).template(SERVING)
     template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
     container = _container(template)
