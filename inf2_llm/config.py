@@ -32,6 +32,8 @@ MODEL_SOURCES = ("hub", "mirror", "compile")
 # repository staying reachable and unchanged; dev takes the quickest path.
 DEFAULT_MODEL_SOURCE = {"dev": "hub", "prod": "mirror"}
 AUTO_CAST_TYPES = ("fp16", "bf16")
+# InvokeEndpoint's limit on the model's processing time, seconds.
+MAX_MODEL_SECONDS = 60
 # Neuron cores per instance size: one Inferentia2 chip has two.
 INF2_NEURON_CORES = {"xlarge": 2, "8xlarge": 2, "24xlarge": 12, "48xlarge": 24}
 
@@ -141,14 +143,17 @@ class AppConfig:
 Parser = Callable[[str, Any], Any]
 
 
-def _whole_number(minimum: int, maximum: int) -> Parser:
+def _whole_number(minimum: int, maximum: int, *, why: str = "") -> Parser:
+    """`why` says, after the range, the rule of the service that sets the bound."""
+    allowed = f"must be a whole number from {minimum} to {maximum}" + (f": {why}" if why else "")
+
     def parse(key: str, raw: Any) -> int:
         text = str(raw).strip()
         if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text):
-            raise ConfigError(key, raw, f"must be a whole number from {minimum} to {maximum}")
+            raise ConfigError(key, raw, allowed)
         value = int(text)
         if not minimum <= value <= maximum:
-            raise ConfigError(key, raw, f"must be a whole number from {minimum} to {maximum}")
+            raise ConfigError(key, raw, allowed)
         return value
 
     return parse
@@ -335,7 +340,22 @@ KEYS: tuple[ConfigKey, ...] = (
         derived_default="the runtime's (`1800` for both)",
     ),
     ConfigKey("download_timeout_seconds", _whole_number(60, 3600), 1800, "Model data download timeout."),
-    ConfigKey("latency_alarm_seconds", _whole_number(1, 600), 60, "Alarm when the average model latency exceeds this."),
+    ConfigKey(
+        "latency_alarm_seconds",
+        # "The model itself can have a maximum processing time of 60 seconds before responding"
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html):
+        # an average ModelLatency of 60 s or more never happens, so such an alarm could never fire.
+        _whole_number(
+            1,
+            MAX_MODEL_SECONDS - 1,
+            why=f"InvokeEndpoint gives the model at most {MAX_MODEL_SECONDS} s, so an average model latency "
+            "at or above that never happens and the alarm could never fire",
+        ),
+        # The guide's 512-token answer took 25.1 s of TGI's time (49 ms per token); 30 s is the smoke
+        # gate's 1.2 times margin over it, and still leaves room below the 60 s at which calls fail.
+        30,
+        "Alarm when the average model latency exceeds this, in seconds (below InvokeEndpoint's 60 s limit).",
+    ),
     ConfigKey(
         "alarm_email",
         _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address", optional=True),

@@ -166,13 +166,18 @@ class ModelEndpoint(Construct):
         )
 
     def _add_alarms(self, settings: EndpointSettings, topic: sns.ITopic) -> None:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html: InvocationModelErrors is
+        # "the number of model invocation requests that did not result in 2XX HTTP response. This includes
+        # 4XX/5XX status codes, low-level socket errors, malformed HTTP responses, and request timeouts".
+        # Invocation4XXErrors counts the 4xx answers only. Both count a caller's bad request that the
+        # container refuses, but a container that crashed, broke the connection or ran past the 60 s
+        # limit shows in InvocationModelErrors alone: that is the model failing.
         errors = (
             ("ServerErrorsAlarm", "Invocation5XXErrors", "The endpoint answered with 5XX errors"),
-            # InvokeEndpoint reports a failing model container (ModelError) as a 4XX.
             (
                 "ModelErrorsAlarm",
-                "Invocation4XXErrors",
-                "The model container failed requests (ModelError) or rejected them",
+                "InvocationModelErrors",
+                "The model container failed requests: an error status, a broken connection or a timeout",
             ),
         )
         alarms = [

@@ -162,6 +162,9 @@ BAD_INPUTS = [
     ({"smoke_test_max_ms_per_token": "fast"}, "smoke_test_max_ms_per_token", "number above 0"),
     ({"smoke_test_max_ms_per_token": "-1"}, "smoke_test_max_ms_per_token", "number above 0"),
     ({"startup_timeout_seconds": "300"}, "startup_timeout_seconds", "from 900"),
+    # InvokeEndpoint API reference: "The model itself can have a maximum processing time of 60 seconds".
+    ({"latency_alarm_seconds": "60"}, "latency_alarm_seconds", "from 1 to 59: InvokeEndpoint gives the model at most"),
+    ({"latency_alarm_seconds": "600"}, "latency_alarm_seconds", "the alarm could never fire"),
     ({"image_tag": "bad tag!"}, "image_tag", "container image tag"),
     ({**COMPILE, "publish_repo": "me/model"}, "publish_repo", "hf_token_secret_name"),
     ({**MIRROR, "publish_repo": "me/model"}, "publish_repo", "only a model compiled on the notebook"),

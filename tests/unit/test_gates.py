@@ -171,3 +171,20 @@ def test_mypy_strict_is_clean() -> None:
         [str(Path(sys.executable).parent / "mypy")], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_function_reserves_concurrency(synth) -> None:
+    """A reservation must leave at least 100 executions unreserved (Lambda PutFunctionConcurrency API
+    reference, https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html) and a new
+    account's quota is 10: any function that reserves concurrency fails the first deploy there, after
+    the endpoint was created, and rolls the stack back."""
+    functions = {
+        f"{path.name}:{logical_id}": resource.get("Properties", {})
+        for overrides in CONFIGURATIONS.values()
+        for path in Path(synth(overrides).assembly.directory).rglob("*.template.json")
+        for logical_id, resource in json.loads(path.read_text())["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+    assert any("SmokeTestFunction" in name for name in functions)
+    reserving = [name for name, properties in functions.items() if "ReservedConcurrentExecutions" in properties]
+    assert reserving == []

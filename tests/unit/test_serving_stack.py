@@ -159,9 +159,11 @@ def test_execution_role_is_least_privilege(synth) -> None:
 
 
 def test_alarms_watch_errors_and_latency(synth) -> None:
-    """Someone must learn that the endpoint fails or slows down before its users do."""
+    """Someone must learn that the endpoint fails or slows down before its users do: model errors
+    include the timeouts and broken connections a 4XX count misses, and the latency threshold is
+    below the 60 s InvokeEndpoint gives the model, so the alarm can fire."""
     template = synth(HUB).template(SERVING)
-    for metric in ("Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"):
+    for metric in ("Invocation5XXErrors", "InvocationModelErrors", "ModelLatency"):
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {
@@ -170,7 +172,15 @@ def test_alarms_watch_errors_and_latency(synth) -> None:
                 "Dimensions": Match.array_with([Match.object_like({"Name": "EndpointName"})]),
             },
         )
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "Threshold": 60_000_000})
+    # ModelLatency is in microseconds (SageMaker's monitoring-cloudwatch page: "Units: Microseconds").
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "Threshold": 30_000_000})
+    thresholds = [
+        alarm["Properties"]["Threshold"]
+        for alarm in template.find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "ModelLatency"}}
+        ).values()
+    ]
+    assert thresholds and all(threshold < 60_000_000 for threshold in thresholds)
 
 
 def test_every_alarm_notifies_the_environments_topic(synth) -> None:
@@ -249,15 +259,12 @@ def test_smoke_test_can_only_invoke_this_endpoint(synth) -> None:
     assert "ArtifactsKey" in decrypt["Resource"]["Fn::ImportValue"]
 
 
-def test_smoke_test_runs_once_at_a_time_with_its_environment_and_logs_encrypted(synth) -> None:
-    """One run at a time is all a once-per-deploy test needs; its environment and its logs are
-    encrypted with the project key like everything else the environment stores."""
+def test_smoke_test_environment_and_logs_are_encrypted(synth) -> None:
+    """Its environment and its logs are encrypted with the project key like everything else the
+    environment stores."""
     template = synth(HUB).template(SERVING)
     key = {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")}
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {"Handler": "handler.handler", "ReservedConcurrentExecutions": 1, "KmsKeyArn": key},
-    )
+    template.has_resource_properties("AWS::Lambda::Function", {"Handler": "handler.handler", "KmsKeyArn": key})
     template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key})
 
 
@@ -283,7 +290,7 @@ def _trigger_handler_version(template) -> str:
         ({"startup_timeout_seconds": "2400"}, True),
         ({"endpoint_volume_size_gb": "96"}, True),
         ({"model_source": "mirror"}, True),
-        ({"latency_alarm_seconds": "30"}, False),
+        ({"latency_alarm_seconds": "45"}, False),
         ({"autoscaling": "true"}, False),
     ],
     ids=["image", "startup-timeout", "volume", "model-source", "latency-alarm", "autoscaling"],
