@@ -280,7 +280,19 @@ VLLM = VllmRuntime(
     image_patch="",
     registry_mapping_id="VllmNeuronxRegistryAccounts",
     apis=("completions", "messages"),
-    # The default AMI's Neuron driver is older than the image's Neuron SDK 2.26 runtime needs.
+    # The image runs Neuron runtime 2.28 (SDK 2.26.1; optimum-neuron v0.4.4, docker/vllm/Dockerfile pins
+    # aws-neuronx-runtime-lib 2.28.23.0). The only Neuron AMI value is "al2-ami-sagemaker-inference-neuron-2
+    # ... Neuron driver version: 2.19" (ProductionVariant API reference,
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html); the default AMI's
+    # driver is undocumented and was 2.10 in AWS's own DLC tests (awslabs/llm-hosting-container PR #156).
+    # Neuron's rule: "The driver remains backwards compatible with older versions of Neuron Runtime, but newer
+    # versions of the Runtime might rely on the functionality that is only provided by a newer driver"
+    # (https://awsdocs-neuron.readthedocs-hosted.com/en/latest/neuron-runtime/nrt-troubleshoot.html). The
+    # runtime release notes name no driver requirement for 2.28 on Inf2; the first break is runtime 2.32
+    # (SDK 2.30): "not backward-compatible with Neuron Driver 2.26 or earlier", so an image of SDK 2.30 or
+    # newer cannot run on this AMI. Drivers 2.19 to 2.25 accept the same runtime range on Inf2 (aws-neuron-driver,
+    # src/v2/neuron_dhal_v2.c, V2_RT_MAX_COMPATIBLE_VERSION 7), and optimum-neuron's own SageMaker notebook
+    # deploys this image with this AMI (notebooks/sagemaker/deploy-llama-3-3-70b.ipynb, 2026-01).
     inference_ami_version="al2-ami-sagemaker-inference-neuron-2",
     startup_timeout_seconds=1800,
     shard_sizes=(1, 2, 4, 8, 16, 32),
