@@ -3,6 +3,19 @@
 # The constants below are used by the scripts that source this file, hence SC2034 is off.
 # shellcheck shell=bash disable=SC2034
 
+# SageMaker starts both hooks with "/sbin:bin:/usr/sbin:/usr/bin" (CreateNotebookInstanceLifecycleConfig:
+# "The value of the $PATH environment variable that is available to both scripts is
+# /sbin:bin:/usr/sbin:/usr/bin", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateNotebookInstanceLifecycleConfig.html);
+# the detached job inherits it; the auto-stop unit gets systemd's. One PATH for all three, without the
+# relative "bin" (it depends on the directory the hook starts in) and with /usr/local, which SageMaker's
+# lacks: on AL2023 /usr/bin holds the OS packages' executables and /usr/local "software that is not
+# owned by the OS" (https://docs.aws.amazon.com/linux/al2023/ug/filesystem-slash-usr.html), such as an
+# AWS CLI put there by its own installer ("--bin-dir ... The default value is /usr/local/bin",
+# https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html). Never the conda
+# environments under /home/ec2-user: the notebook's user can write there, and root must not run what
+# that user can replace.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
 # settings.sh exists only once rendered; its names are upper case, which shellcheck takes as set.
 # shellcheck source=/dev/null
 source "${BASH_SOURCE[0]%/*}/settings.sh"

@@ -6,9 +6,12 @@ Each boot is a private mount and pid namespace (`unshare`, so root only) in whic
 - /home and /opt are empty tmpfs, with the instance's volume bound at /home/ec2-user/SageMaker
   and SageMaker's metadata file in /opt/ml/metadata;
 - /proc/meminfo reports an ml.inf2.xlarge's 16 GiB;
-- the rest of / is read-only, except the instance's own directory and its fake S3;
-and commands find the stand-ins of standins.py first on PATH. The volume and the fake S3 outlive
-a boot, as on SageMaker; ending a boot kills every process in it, detached ones included.
+- /usr holds the stand-ins of standins.py where AL2023 installs the commands they replace, and
+  /usr/local/bin and /usr/local/sbin are empty, so no tool of the test machine stands in for one;
+- the rest of / is read-only, except the instance's own directory and its fake S3.
+Hooks start with SageMaker's PATH and nothing more, so a command the instance could not find fails
+here too. The volume and the fake S3 outlive a boot, as on SageMaker; ending a boot kills every
+process in it, detached ones included.
 
 Only the standard library: the namespace's init runs this module on the bare interpreter.
 """
@@ -19,6 +22,7 @@ import ast
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +38,32 @@ STANDINS = Path(__file__).with_name("standins.py")
 # The interpreter itself, not a venv or pyenv shim, and run with -S: the stand-ins and the scripts'
 # snippets need only the standard library, and the scripts start python3 often.
 PYTHON = os.path.realpath(sys.executable)
+# CreateNotebookInstanceLifecycleConfig: "The value of the $PATH environment variable that is available
+# to both scripts is /sbin:bin:/usr/sbin:/usr/bin" (its "bin" is relative, as documented).
+SAGEMAKER_HOOK_PATH = "/sbin:bin:/usr/sbin:/usr/bin"
+# systemd.exec(5), $PATH: "systemd uses a fixed value of /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
+# in the system manager"; the auto-stop unit sets no other.
+SYSTEMD_UNIT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
+# For the tests' own commands in a boot, as from a root shell.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Looked up on the test machine's PATH: a hook's PATH only governs what runs inside the boot.
+NSENTER = shutil.which("nsenter", path=SYSTEM_PATH)
+# Where AL2023's packages put the commands the stand-ins replace, under /usr: awscli-2, docker, curl,
+# systemd, sudo, util-linux's fallocate and python3 in bin, util-linux's swap tools in sbin.
+STANDIN_DIRS = {
+    "aws": "bin",
+    "curl": "bin",
+    "docker": "bin",
+    "fallocate": "bin",
+    "mkswap": "sbin",
+    "python3": "bin",
+    "sudo": "bin",
+    "swapon": "sbin",
+    "systemctl": "bin",
+}
+# Software not owned by the OS; the instance's, if any, is no tool the scripts call, and the test
+# machine's (its own docker, say) must not answer for a stand-in.
+EMPTY_DIRS = ("/usr/local/bin", "/usr/local/sbin")
 VOLUME_MOUNT = "/home/ec2-user/SageMaker"
 NOTEBOOK_NAME = "inf2-llm-workbench-notebook"
 INF2_XLARGE_MEMORY_KIB = 16_000_000
@@ -51,7 +80,7 @@ class HookRun:
 
 class NotebookInstance:
     """What survives a stop: the volume, the fake S3 (`s3`, which another instance may share, as
-    a replaced notebook shares the bucket), and the stand-ins' directory."""
+    a replaced notebook shares the bucket), and the stand-ins, laid over /usr in every boot."""
 
     def __init__(self, root: Path, *, memory_kib: int = INF2_XLARGE_MEMORY_KIB, s3: Path | None = None) -> None:
         if os.geteuid() != 0:
@@ -61,14 +90,15 @@ class NotebookInstance:
         self.memory_kib = memory_kib
         self.volume = root / "volume"
         self.s3 = s3 or root / "s3"
-        self.bin = root / "bin"
-        for directory in (self.volume, self.s3, self.bin):
+        self.usr = root / "usr"
+        for directory in (self.volume, self.s3, *(self.usr / path.removeprefix("/usr/") for path in EMPTY_DIRS)):
             directory.mkdir(parents=True, exist_ok=True)
         # Wrappers rather than links: nothing depends on standins.py's mode bits, and a stand-in
         # that cannot run must not let the shell fall through to the real command.
         wrappers = {name: f"{STANDINS} {name}" for name in COMMANDS} | {"python3": ""}
         for name, arguments in wrappers.items():
-            wrapper = self.bin / name
+            wrapper = self.usr / STANDIN_DIRS[name] / name
+            wrapper.parent.mkdir(exist_ok=True)
             wrapper.write_text(f'#!/bin/sh\nexec {PYTHON} -S {arguments} "$@"\n')
             wrapper.chmod(0o755)
         self.boots = 0
@@ -129,6 +159,7 @@ class Boot:
         config = {
             "boot": str(self.directory),
             "instance": str(self.instance.root),
+            "usr": str(self.instance.usr),
             "volume": str(self.instance.volume),
             "s3": str(self.instance.s3),
         }
@@ -177,9 +208,9 @@ class Boot:
         self._unshare.stdout.close()
         self._unshare = None
 
-    def command_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def command_env(self, path: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {
-            "PATH": f"{self.instance.bin}:{SYSTEM_PATH}",
+            "PATH": path,
             "HOME": "/root",
             "LANG": "C.UTF-8",
             "TMPDIR": str(self.directory / "tmp"),
@@ -192,29 +223,32 @@ class Boot:
             **(extra or {}),
         }
 
-    def popen(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def popen(
+        self, command: list[str], env: dict[str, str] | None = None, path: str = SYSTEM_PATH
+    ) -> subprocess.Popen[str]:
+        """Runs `command` in the boot, finding it and what it runs on `path`."""
         return subprocess.Popen(
-            ["nsenter", "-t", str(self._init_pid), "-m", "-p", "--", *command],
-            env=self.command_env(env),
+            [NSENTER, "-t", str(self._init_pid), "-m", "-p", "--", *command],
+            env=self.command_env(path, env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
     def run(
-        self, command: list[str], env: dict[str, str] | None = None, timeout: float = 20
+        self, command: list[str], env: dict[str, str] | None = None, timeout: float = 20, path: str = SYSTEM_PATH
     ) -> subprocess.CompletedProcess[str]:
-        process = self.popen(command, env)
+        process = self.popen(command, env, path)
         stdout, stderr = process.communicate(timeout=timeout)
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def start_hook(self, script: str, env: dict[str, str] | None = None) -> PendingHook:
-        """Runs a rendered hook as SageMaker does: an executable file, run as root."""
+        """Runs a rendered hook as SageMaker does: an executable file, run as root with SageMaker's PATH."""
         self._hooks += 1
         path = self.directory / f"hook-{self._hooks}.sh"
         path.write_text(script)
         path.chmod(0o755)
-        return PendingHook(self.popen([str(path)], env), time.monotonic())
+        return PendingHook(self.popen([str(path)], env, SAGEMAKER_HOOK_PATH), time.monotonic())
 
     def run_hook(self, script: str, env: dict[str, str] | None = None, timeout: float = 30) -> HookRun:
         return self.start_hook(script, env).result(timeout)
@@ -278,7 +312,7 @@ class PendingHook:
         return HookRun(self.process.returncode, stdout, stderr, time.monotonic() - self.started)
 
 
-def _init_namespace(boot: str, instance: str, volume: str, s3: str) -> None:
+def _init_namespace(boot: str, instance: str, usr: str, volume: str, s3: str) -> None:
     """Pid 1 of a boot: set up the file system view, then reap orphans until killed."""
 
     def mount(*args: str) -> None:
@@ -295,6 +329,17 @@ def _init_namespace(boot: str, instance: str, volume: str, s3: str) -> None:
             f"lowerdir={path},upperdir={boot}/{name}-upper,workdir={boot}/{name}-work",
             path,
         )
+    # The stand-ins over the OS's /usr, read-only as AL2023 lets it be.
+    mount("-t", "overlay", "overlay", "-o", f"lowerdir={usr}:/usr", "/usr")
+    # The interpreter the stand-ins run on may live in one of the emptied directories (a Python
+    # image's /usr/local/bin): held open across the emptying, then bound back at its own path.
+    interpreter = os.open(PYTHON, os.O_PATH)
+    for directory in EMPTY_DIRS:
+        mount("-t", "tmpfs", "empty", directory)
+    if not os.path.exists(PYTHON):
+        Path(PYTHON).touch()
+        # Not canonicalized: mount would resolve the descriptor's path to the emptied directory.
+        mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{interpreter}", PYTHON)
     mount("-t", "tmpfs", "run", "/run")
     mount("-t", "tmpfs", "home", "/home")
     os.makedirs(VOLUME_MOUNT)

@@ -440,7 +440,7 @@ def fallocate(argv: list[str]) -> None:
 
 
 def sudo(argv: list[str]) -> None:
-    # The hooks run as root; a real sudo would also reset PATH and reach past these stand-ins.
+    # The hooks run as root; a real sudo would also swap the PATH common.sh sets for its secure_path.
     record("sudo", argv)
     fail("sudo stand-in: the lifecycle scripts run as root and must not call sudo")
 

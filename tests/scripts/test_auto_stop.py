@@ -13,7 +13,7 @@ import pytest
 
 from inf2_llm.lifecycle import INSTALL_DIR, render_on_start
 from tests.scripts.examples import hook_settings
-from tests.scripts.sandbox import NOTEBOOK_NAME, Boot, NotebookInstance, wait_for
+from tests.scripts.sandbox import NOTEBOOK_NAME, SYSTEMD_UNIT_PATH, Boot, NotebookInstance, wait_for
 
 IDLE_MINUTES = 60
 
@@ -37,12 +37,13 @@ def sessions(state: str, minutes_ago: float) -> str:
 def run_timer(
     boot: Boot, *, started_minutes_ago: int = 2 * IDLE_MINUTES, **env: str
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Runs the timer's service once, the instance having started `started_minutes_ago`; returns the stops it asked for."""
+    """Runs the timer's service once, with the PATH systemd gives it, the instance having started
+    `started_minutes_ago`; returns the stops it asked for."""
     boot.run(["touch", "-d", f"{started_minutes_ago} minutes ago", f"{INSTALL_DIR}/settings.sh"])
     service = boot.etc("systemd/system/inf2-llm-auto-stop.service").read_text()
     [exec_start] = [line.removeprefix("ExecStart=") for line in service.splitlines() if line.startswith("ExecStart=")]
     calls_before = len(boot.calls("aws"))
-    result = boot.run([exec_start], env=env)
+    result = boot.run([exec_start], env=env, path=SYSTEMD_UNIT_PATH)
     assert result.returncode == 0, result.stderr
     return result, [call["stopped"] for call in boot.calls("aws")[calls_before:] if "stopped" in call]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from inf2_llm.lifecycle import INSTALL_DIR, render_on_start
 from tests.scripts.examples import hook_settings
-from tests.scripts.sandbox import VOLUME_MOUNT, Boot, NotebookInstance, StartInstance
+from tests.scripts.sandbox import VOLUME_MOUNT, Boot, HookRun, NotebookInstance, StartInstance
 
 DOCKER_DATA_ROOT = f"{VOLUME_MOUNT}/docker-data"
 
@@ -94,3 +96,46 @@ def test_hub_mode_launches_no_job(start_instance: StartInstance, instance: Noteb
     assert [call["argv"][0] for call in boot.calls("docker")] == ["info", "info"]
     assert boot.calls("aws") == [] and boot.calls("curl") == []
     assert not (instance.state_dir / "artifact-job.log").exists()
+
+
+def test_hooks_start_with_sagemakers_path(instance: NotebookInstance) -> None:
+    """SageMaker gives the hooks "/sbin:bin:/usr/sbin:/usr/bin" and nothing more; a sandbox that gave
+    them more would pass a hook that cannot find its commands on the instance."""
+    with instance.boot() as boot:
+        hook = boot.run_hook('#!/bin/bash\nprintf %s "$PATH"\n')
+    assert (hook.returncode, hook.stdout) == (0, "/sbin:bin:/usr/sbin:/usr/bin")
+
+
+def probe(boot: Boot, *, sourcing_common: bool) -> HookRun:
+    """A hook that runs `probe-tool`, with or without the scripts' common.sh (installed by on-start.sh)."""
+    setup = f"source {INSTALL_DIR}/common.sh\n" if sourcing_common else ""
+    return boot.run_hook(f"#!/bin/bash\nset -euo pipefail\n{setup}probe-tool\n")
+
+
+@pytest.mark.parametrize(
+    ("directory", "found_alone", "found_with_common"),
+    [
+        # Software not owned by the OS, such as an AWS CLI put there by its own installer.
+        ("/usr/local/bin", False, True),
+        # The kernels' conda environment, first on a notebook terminal's PATH, writable by the notebook's user.
+        ("/home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin", False, False),
+    ],
+    ids=["usr-local-bin", "conda-env"],
+)
+def test_a_command_is_found_only_on_the_path_common_sh_sets(
+    instance: NotebookInstance, directory: str, found_alone: bool, found_with_common: bool
+) -> None:
+    """The hooks, the job and the timer find a command only where common.sh's PATH looks: one in
+    /usr/local/bin once common.sh has set it, one in a conda environment never. The sandbox must find
+    and miss them as the instance does, or it would pass a script that fails there."""
+    with instance.boot() as boot:
+        assert boot.run_hook(render_on_start(hook_settings(None))).returncode == 0
+        tool = f"{directory}/probe-tool"
+        installed = boot.run(
+            ["sh", "-c", f'mkdir -p {directory} && printf "#!/bin/sh\\necho found\\n" >{tool} && chmod 755 {tool}']
+        )
+        assert installed.returncode == 0, installed.stderr
+        alone, with_common = probe(boot, sourcing_common=False), probe(boot, sourcing_common=True)
+    for run, found in ((alone, found_alone), (with_common, found_with_common)):
+        assert (run.returncode, run.stdout) == ((0, "found\n") if found else (127, "")), run.stderr
+        assert found or "probe-tool: command not found" in run.stderr
