@@ -13,10 +13,14 @@ from aws_cdk import CfnResource, IAspect
 from constructs import IConstruct
 
 # Resources CDK makes DependsOn their role *and* the role's policy while also reading the role's ARN:
-# Lambda functions and pipelines, by the (module, class) of their L1 construct. CDK's own
-# custom-resource providers (triggers, bucket auto-deletion) render their functions as plain
-# CfnResources instead, in a scope whose id ends with CDK_PROVIDER.
-ROLE_USERS = {("aws_cdk.aws_lambda", "CfnFunction"), ("aws_cdk.aws_codepipeline", "CfnPipeline")}
+# Lambda functions, pipelines and the provider framework's waiter state machines, by the (module,
+# class) of their L1 construct. CDK's own custom-resource providers (triggers, bucket auto-deletion)
+# render their functions as plain CfnResources instead, in a scope whose id ends with CDK_PROVIDER.
+ROLE_USERS = {
+    ("aws_cdk.aws_lambda", "CfnFunction"),
+    ("aws_cdk.aws_codepipeline", "CfnPipeline"),
+    ("aws_cdk.aws_stepfunctions", "CfnStateMachine"),
+}
 CDK_PROVIDER = "CustomResourceProvider"
 # What cfn-lint reads to skip W3005 on one resource.
 IGNORE_REDUNDANT_DEPENDS_ON = {"config": {"ignore_checks": ["W3005"]}}
@@ -45,11 +49,11 @@ def acknowledge_checkov(scope: IConstruct, reasons: Mapping[str, str]) -> None:
 class CdkRenderingAcknowledgments:
     """What template linters report of the way CDK renders its own constructs.
 
-    - cfn-lint W3005: CDK makes a Lambda function (its own providers included) or a pipeline
-      DependsOn its role and the role's policy, so that the policy exists before the first run;
-      since the resource also reads the role's ARN, cfn-lint calls the role half of that DependsOn
-      redundant. The policy half is needed, so the finding is acknowledged on each such resource,
-      and W3005 stays on for every other resource.
+    - cfn-lint W3005: CDK makes a Lambda function (its own providers included), a pipeline or a
+      state machine DependsOn its role and the role's policy, so that the policy exists before
+      the first run; since the resource also reads the role's ARN, cfn-lint calls the role half of
+      that DependsOn redundant. The policy half is needed, so the finding is acknowledged on each
+      such resource, and W3005 stays on for every other resource.
     - checkov on CDK's custom-resource provider functions, which the app does not configure.
     """
 

@@ -27,6 +27,7 @@ SHOWN_TYPES = {
     "AWS::SageMaker::Endpoint": "endpoint",
     "AWS::Lambda::Function": "Lambda",
     "Custom::Trigger": "trigger",
+    "Custom::NotebookRestart": "notebook restart",
 }
 HIDDEN_PATH_PARTS = ("CustomResourceProvider",)
 
@@ -76,6 +77,17 @@ def mermaid(assembly_dir: Path) -> str:
             for logical_id, resource in template["Resources"].items()
             if resource["Type"] in SHOWN_TYPES
             and not any(part in resource.get("Metadata", {}).get("aws:cdk:path", "") for part in HIDDEN_PATH_PARTS)
+        }
+        # A custom resource is drawn as one node: the functions in its construct are how it works.
+        custom_paths = [
+            _construct_path(resource, logical_id) + "/"
+            for logical_id, resource in resources.items()
+            if resource["Type"].startswith("Custom::")
+        ]
+        resources = {
+            logical_id: resource
+            for logical_id, resource in resources.items()
+            if not _construct_path(resource, logical_id).startswith(tuple(custom_paths))
         }
         lines.append(f"  subgraph {_node_id(name, '')}[{name}]")
         for logical_id, resource in resources.items():

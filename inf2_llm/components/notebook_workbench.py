@@ -23,6 +23,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from inf2_llm.components.container_image import ContainerImage
+from inf2_llm.components.notebook_restart import NotebookRestart
 from inf2_llm.components.sagemaker_role import sagemaker_role
 from inf2_llm.config import NotebookSettings
 from inf2_llm.lifecycle import ArtifactJob, NotebookHookSettings, render_on_create, render_on_start
@@ -42,7 +43,8 @@ class NotebookWorkbench(Construct):
     """Notebook instance, its role, log group and lifecycle configuration.
 
     With an `artifact_request` the on-start hook launches the artifact job, and `artifact_ready`
-    is the CloudFormation wait condition the job signals once the model is in S3.
+    is the CloudFormation wait condition the job signals once the model is in S3. `restart` brings
+    the notebook through that hook again when the request's identity changes.
     """
 
     def __init__(
@@ -157,6 +159,16 @@ class NotebookWorkbench(Construct):
         )
         self_stop.attach_to_role(self.role)
 
+        self.restart = NotebookRestart(
+            self,
+            "Restart",
+            notebook=self.notebook,
+            lifecycle=lifecycle,
+            artifact_identity=artifact_request.identity if artifact_request else "",
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
         if artifact_request:
             self.artifact_ready = CfnWaitCondition(
                 self,
@@ -165,4 +177,6 @@ class NotebookWorkbench(Construct):
                 count=1,
                 timeout=str(int(artifact_request.timeout.to_seconds())),
             )
-            self.artifact_ready.node.add_dependency(self.notebook)
+            # The wait starts once the notebook's hook has started with these settings: on the first
+            # deploy when the notebook is created, on a later one when it has been restarted.
+            self.artifact_ready.node.add_dependency(self.notebook, self.restart.resource)

@@ -310,12 +310,37 @@ def _give_wait_condition_handles_a_url() -> None:
     parsing.get_name_type_map.cache_clear()
 
 
+# CreateStateMachine: "name [...] Length Constraints: Minimum length of 1. Maximum length of 80."
+# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html)
+STATE_MACHINE_NAME_LIMIT = 80
+
+
+def _fit_generated_state_machine_names() -> None:
+    """CloudFormation names a state machine whose template gives no StateMachineName within Step
+    Functions' 80 characters. moto names it "<stack>-<logical id>-<suffix>" in full and then refuses
+    its own name when the two are long, as for the waiter state machine of a CDK provider in the
+    Workbench stack; the name is shortened here, keeping moto's random suffix."""
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        name = original(resource_type, stack_name, logical_id)
+        if resource_type != "AWS::StepFunctions::StateMachine" or len(name) <= STATE_MACHINE_NAME_LIMIT:
+            return name
+        prefix, _, suffix = name.rpartition("-")
+        return f"{prefix[: STATE_MACHINE_NAME_LIMIT - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+    parsing.generate_resource_name = generate_resource_name
+
+
 def _record_custom_resources_without_running_them() -> None:
     """moto answers a custom resource by running its provider function in Docker, in a thread
     whose failure it ignores: without Docker (as here and in CI) the attempt only logs errors,
     and with a Docker daemon it would pull Lambda images from the internet in the background.
-    The custom resources of this app are CDK's own (emptying the dev buckets on destroy), and
-    the rehearsal deploys with the smoke-test trigger off. They are recorded as created, after
+    The custom resources of this app are CDK's own (emptying the dev buckets on destroy) and the
+    notebook restart, whose Create restarts nothing anyway, and the rehearsal deploys with the
+    smoke-test trigger off. They are recorded as created, after
     checking, as CloudFormation does, that the ServiceToken names an existing function."""
     from moto.awslambda.utils import get_backend as lambda_backend
     from moto.cloudformation import cloudformation_backends
@@ -345,6 +370,7 @@ def patch_moto() -> None:
     _accept_key_policy_objects()
     _attach_role_managed_policies()
     _give_wait_condition_handles_a_url()
+    _fit_generated_state_machine_names()
     _record_custom_resources_without_running_them()
 
 

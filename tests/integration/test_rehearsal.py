@@ -57,13 +57,22 @@ SAGEMAKER_MODEL_DIR = "/opt/ml/model"
 # CreateNotebookInstanceLifecycleConfig rejects longer hook content; moto does not check.
 LIFECYCLE_HOOK_LIMIT = 16384
 BROAD_MANAGED_POLICIES = ("AmazonSageMakerFullAccess", "AmazonS3FullAccess", "AdministratorAccess")
-NOT_FOUND_CODES = {"404", "NoSuchBucket", "NotFound", "NotFoundException", "NoSuchEntity", "ResourceNotFoundException"}
+NOT_FOUND_CODES = {
+    "404",
+    "NoSuchBucket",
+    "NotFound",
+    "NotFoundException",
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "StateMachineDoesNotExist",
+}
 # SageMaker reports a missing resource as a ValidationException; only these messages mean "gone".
 SAGEMAKER_NOT_FOUND = re.compile(r"Could not find|does not exist|RecordNotFound")
 # Resource types whose deletion cannot be observed on their own: a custom resource's record,
 # a wait condition handle (a presigned URL), and inline policies, which go with their role.
 NOTHING_TO_OBSERVE = {
     "Custom::S3AutoDeleteObjects",
+    "Custom::NotebookRestart",
     "AWS::CloudFormation::WaitConditionHandle",
     "AWS::IAM::Policy",
     "AWS::SNS::TopicPolicy",
@@ -184,8 +193,8 @@ def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
 
 def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
     """For each resource type: a call that fails with a not-found error once the resource is gone."""
-    s3, kms, iam, logs, lambda_, sagemaker, sns = (
-        aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker", "sns")
+    s3, kms, iam, logs, lambda_, sagemaker, sns, stepfunctions = (
+        aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker", "sns", "stepfunctions")
     )
 
     def key_not_scheduled_for_deletion(key_id: str) -> None:
@@ -220,6 +229,7 @@ def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
         ),
         "AWS::SageMaker::Endpoint": lambda arn: sagemaker.describe_endpoint(EndpointName=name_of(arn)),
         "AWS::SNS::Topic": lambda arn: sns.get_topic_attributes(TopicArn=arn),
+        "AWS::StepFunctions::StateMachine": lambda arn: stepfunctions.describe_state_machine(stateMachineArn=arn),
     }
 
 

@@ -72,11 +72,16 @@ def test_role_pulls_one_repository_only(synth) -> None:
 
 
 def test_role_has_no_broad_managed_policies(synth) -> None:
-    """The guide's AmazonSageMakerFullAccess and AmazonS3FullAccess are what this project replaces."""
+    """The guide's AmazonSageMakerFullAccess and AmazonS3FullAccess are what this project replaces;
+    no other role of the stack has a managed policy (CDK's default for Lambda functions would give
+    AWSLambdaBasicExecutionRole, which writes to every log group of the account)."""
     template = synth(COMPILE_QWEN).template(WORKBENCH)
-    (role,) = template.find_resources("AWS::IAM::Role").values()
-    managed = role["Properties"]["ManagedPolicyArns"]
+    roles = template.find_resources("AWS::IAM::Role")
+    (notebook_role,) = [role for logical_id, role in roles.items() if logical_id.startswith("NotebookRole")]
+    managed = notebook_role["Properties"]["ManagedPolicyArns"]
     assert len(managed) == 1 and "ArtifactsModelsWriter" in managed[0]["Fn::ImportValue"]
+    # The restart's functions and CDK's provider framework get roles with their own grants only.
+    assert [role for role in roles.values() if "ManagedPolicyArns" in role["Properties"]] == [notebook_role]
     assert "FullAccess" not in str(template.to_json())
 
 
@@ -196,3 +201,95 @@ def test_notebook_log_group_is_encrypted_with_the_project_key(synth) -> None:
     synth(HUB).template(WORKBENCH).has_resource_properties(
         "AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsKey")}}
     )
+
+
+def _restart(template) -> tuple[str, dict]:
+    ((logical_id, restart),) = template.find_resources("Custom::NotebookRestart").items()
+    return logical_id, restart
+
+
+def test_restart_follows_the_artifact_identity(synth) -> None:
+    """A new batch size is a new artifact: the restart's properties change with it (CloudFormation
+    sends an Update only when they do), so the notebook runs the job with no hand on it. The
+    restart is the same resource in every configuration, with identity "" when there is no job,
+    so that a change from the Hub to a compile is an Update that restarts, not a Create that does not."""
+    identities = {}
+    logical_ids = set()
+    for name, overrides in (("hub", HUB), ("compile", COMPILE), ("compile-batch-8", {**COMPILE, "batch_size": "8"})):
+        template = synth(overrides).template(WORKBENCH)
+        logical_id, restart = _restart(template)
+        logical_ids.add(logical_id)
+        notebook_id, attribute = restart["Properties"]["NotebookInstanceName"]["Fn::GetAtt"]
+        assert notebook_id.startswith("NotebookInstance") and attribute == "NotebookInstanceName"
+        identities[name] = restart["Properties"]["ArtifactIdentity"]
+        # The identity is the artifact the wait condition waits for.
+        for wait_condition_id in template.find_resources("AWS::CloudFormation::WaitCondition"):
+            assert wait_condition_id.startswith(f"NotebookArtifactReady{identities[name]}")
+    assert identities["hub"] == ""
+    assert re.fullmatch(r"[0-9a-f]{12}", identities["compile"])
+    assert re.fullmatch(r"[0-9a-f]{12}", identities["compile-batch-8"])
+    assert identities["compile"] != identities["compile-batch-8"]
+    assert len(logical_ids) == 1
+
+
+def test_artifact_wait_starts_after_the_restart(synth) -> None:
+    """The wait condition must not start its clock before the hook has started with the new
+    settings, and the restart must not run before the lifecycle configuration holds them."""
+    template = synth(COMPILE).template(WORKBENCH)
+    restart_id, restart = _restart(template)
+    (lifecycle_id,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig")
+    assert restart["DependsOn"] == [lifecycle_id]
+    (condition,) = template.find_resources("AWS::CloudFormation::WaitCondition").values()
+    assert restart_id in condition["DependsOn"]
+
+
+def test_restart_role_may_only_describe_stop_and_start_the_notebook(synth) -> None:
+    """The function that restarts the notebook can describe, stop and start that one notebook
+    (a notebook's Ref is its ARN) and write its own log group, nothing else."""
+    template = synth(COMPILE).template(WORKBENCH)
+    (log_group_id,) = [
+        logical_id for logical_id in template.find_resources("AWS::Logs::LogGroup") if "Restart" in logical_id
+    ]
+    (notebook_id,) = template.find_resources("AWS::SageMaker::NotebookInstance")
+    statements = _policy_statements(template, "NotebookRestartRole")
+    assert statements == [
+        {
+            "Action": [
+                "sagemaker:DescribeNotebookInstance",
+                "sagemaker:StartNotebookInstance",
+                "sagemaker:StopNotebookInstance",
+            ],
+            "Effect": "Allow",
+            "Resource": {"Ref": notebook_id},
+        },
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        },
+    ]
+    # No other role of the stack may start the notebook.
+    starters = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:StartNotebookInstance" in statement["Action"]
+    ]
+    assert len(starters) == 1
+
+
+def test_restart_functions_log_to_their_encrypted_group(synth) -> None:
+    """The handler and CDK's provider framework write to one log group of the stack, encrypted with
+    the project key and kept as long as the stage keeps logs, not to log groups Lambda would create
+    on its own with no retention."""
+    template = synth(COMPILE).template(WORKBENCH)
+    (log_group_id,) = [
+        logical_id for logical_id in template.find_resources("AWS::Logs::LogGroup") if "Restart" in logical_id
+    ]
+    log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == 7
+    assert "ArtifactsKey" in json.dumps(log_group["Properties"]["KmsKeyId"])
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 5
+    for function in functions.values():
+        assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
