@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inf2_llm.parsers import INF2_NEURON_CORES, whole_number
+from inf2_llm.settings import setting
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class NeuronCompilation:
     """The settings a model is compiled with; the serving container must be started with the same."""
 
-    batch_size: int
-    sequence_length: int
-    # None: compiled in the checkpoint's own dtype (the runtime offers no choice).
+    num_cores: int = setting(
+        "num_cores",
+        whole_number(1, max(INF2_NEURON_CORES.values())),
+        "Neuron cores the model is sharded on (tensor parallelism).",
+        default=2,
+    )
+    batch_size: int = setting(
+        "batch_size", whole_number(1, 256), "Compiled batch size: requests decoded together.", default=4
+    )
+    sequence_length: int = setting(
+        "sequence_length",
+        whole_number(1, 131072),
+        "Compiled sequence length: prompt plus generation.",
+        default=4096,
+    )
+    # The runtime's choice (`ServingRuntime.precision`); None: compiled in the checkpoint's own
+    # dtype (the runtime offers no choice).
     auto_cast_type: str | None
-    num_cores: int
 
 
 @dataclass(frozen=True)

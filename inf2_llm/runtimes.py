@@ -2,20 +2,25 @@
 
 A runtime owns its image, the container's environment, the command the notebook compiles with,
 what the compiled model's configuration must record, the APIs the endpoint answers, what the
-endpoint's instances need, its precompiled Hub copies and its own configuration rules; no
-construct or script asks which runtime it serves.
+endpoint's instances need, its precompiled Hub copies, the configuration keys only it reads and
+its own configuration rules; no construct or script asks which runtime it serves. The
+configuration holds the chosen runtime bound to its own settings.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Self
 
 from inf2_llm.config_error import ConfigError
 from inf2_llm.dlc_image import DlcRelease, dlc_release, newest_dlc_release
+from inf2_llm.parsers import choice, whole_number
 from inf2_llm.profiles import ModelProfile, NeuronCompilation
+from inf2_llm.settings import build, declared_settings, defaults, setting
+
+AUTO_CAST_TYPES = ("fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,13 @@ class ServingRuntime(ABC):
     shard_sizes: tuple[int, ...]
     # Precompiled Hub copies, by profile name.
     precompiled: Mapping[str, PrecompiledCopy]
-    # Configuration keys only this runtime reads; setting one for another runtime is refused.
-    own_keys: frozenset[str]
     # Where an exported model records its neuron configuration: a JSON file, and the key of the
     # section in it ("" for the whole file).
     neuron_config_file: str
     neuron_config_section: str
+    # The runtime's own settings group, whose keys only this runtime reads: the constants below
+    # hold its defaults, the configuration the values it was given.
+    settings: object
 
     @property
     def release(self) -> DlcRelease:
@@ -64,19 +70,22 @@ class ServingRuntime(ABC):
     def default_image_tag(self) -> str:
         return self.release.sdk_tag + self.image_patch
 
+    def with_settings(self, values: Mapping[str, Any]) -> Self:
+        """This runtime bound to its settings group, built from the configuration's values."""
+        return replace(self, settings=build(type(self.settings), values))
+
+    @property
+    def own_keys(self) -> frozenset[str]:
+        """Configuration keys only this runtime reads; setting one for another runtime is refused."""
+        return frozenset(declared.key for declared in declared_settings(type(self.settings)).values())
+
     @abstractmethod
-    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
-        """The auto-cast type the model is compiled with, `requested` or the runtime's choice."""
+    def precision(self, profile: ModelProfile) -> str | None:
+        """The auto-cast type `profile` is compiled with: the one requested, or the runtime's choice."""
 
     @abstractmethod
     def container_environment(
-        self,
-        *,
-        model: str,
-        revision: str | None,
-        compilation: NeuronCompilation,
-        max_input_length: int,
-        max_total_tokens: int,
+        self, *, model: str, revision: str | None, compilation: NeuronCompilation
     ) -> dict[str, str]:
         """The container's environment to serve `model` (a Hub id, or the directory SageMaker
         copied the artifact to) compiled with `compilation`."""
@@ -90,14 +99,43 @@ class ServingRuntime(ABC):
         """What an exported model's neuron configuration must record to be served with
         `compilation`: the notebook job checks a compiled or mirrored model against it."""
 
-    def check(self, values: Mapping[str, Any], compilation: NeuronCompilation) -> None:
-        """The runtime's own rules on the parsed configuration; raises ConfigError."""
+    def check(self, compilation: NeuronCompilation) -> None:
+        """The runtime's own rules on its settings and the compilation; raises ConfigError."""
         if compilation.num_cores not in self.shard_sizes:
             raise ConfigError(
                 "num_cores",
                 compilation.num_cores,
                 f"runtime {self.name} shards on {', '.join(map(str, self.shard_sizes))} cores",
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TgiSettings:
+    """The keys only TGI reads."""
+
+    auto_cast_type: str | None = setting(
+        "auto_cast_type",
+        choice(*AUTO_CAST_TYPES),
+        "Compiled precision (tgi-0.0.28; vllm-0.4 compiles in the checkpoint's own dtype).",
+        derived_default="the profile's (`fp16` for bllossom-8b, `bf16` for qwen2.5-7b-instruct)",
+    )
+    max_input_length: int = setting(
+        "max_input_length",
+        whole_number(1, 131072),
+        "TGI's `MAX_INPUT_LENGTH`: longest prompt in tokens; below `max_total_tokens`, at most 4096.",
+        default=2048,
+    )
+    max_total_tokens: int = setting(
+        "max_total_tokens",
+        whole_number(1, 131072),
+        "TGI's `MAX_TOTAL_TOKENS`: prompt plus generated tokens; at most `sequence_length`.",
+        default=4096,
+    )
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A runtime that reads no key of its own."""
 
 
 @dataclass(frozen=True)
@@ -115,25 +153,21 @@ class TgiRuntime(ServingRuntime):
     since TGI 2.4: /invocations takes either API by payload shape) are not set.
     """
 
-    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
-        return requested or profile.auto_cast_type
+    settings: TgiSettings
+
+    def precision(self, profile: ModelProfile) -> str | None:
+        return self.settings.auto_cast_type or profile.auto_cast_type
 
     def container_environment(
-        self,
-        *,
-        model: str,
-        revision: str | None,
-        compilation: NeuronCompilation,
-        max_input_length: int,
-        max_total_tokens: int,
+        self, *, model: str, revision: str | None, compilation: NeuronCompilation
     ) -> dict[str, str]:
         environment = {
             "HF_MODEL_ID": model,
             # The router serves at most this many requests at once; above the compiled batch size
             # requests fail once more arrive together than the model has slots.
             "MAX_BATCH_SIZE": str(compilation.batch_size),
-            "MAX_INPUT_LENGTH": str(max_input_length),
-            "MAX_TOTAL_TOKENS": str(max_total_tokens),
+            "MAX_INPUT_LENGTH": str(self.settings.max_input_length),
+            "MAX_TOTAL_TOKENS": str(self.settings.max_total_tokens),
         }
         # Only with a Hub id: beside a local directory the router would look the directory up on
         # the Hub by name and lose the chat template.
@@ -157,26 +191,27 @@ class TgiRuntime(ServingRuntime):
             "num_cores": compilation.num_cores,
         }
 
-    def check(self, values: Mapping[str, Any], compilation: NeuronCompilation) -> None:
-        super().check(values, compilation)
-        if values["max_total_tokens"] > compilation.sequence_length:
+    def check(self, compilation: NeuronCompilation) -> None:
+        super().check(compilation)
+        settings = self.settings
+        if settings.max_total_tokens > compilation.sequence_length:
             raise ConfigError(
                 "max_total_tokens",
-                values["max_total_tokens"],
+                settings.max_total_tokens,
                 f"must not exceed sequence_length ({compilation.sequence_length}): TGI would accept requests "
                 "the compiled model silently cuts short",
             )
-        if values["max_input_length"] >= values["max_total_tokens"]:
+        if settings.max_input_length >= settings.max_total_tokens:
             raise ConfigError(
                 "max_input_length",
-                values["max_input_length"],
-                f"must be below max_total_tokens ({values['max_total_tokens']}): text-generation-launcher "
+                settings.max_input_length,
+                f"must be below max_total_tokens ({settings.max_total_tokens}): text-generation-launcher "
                 "refuses to start otherwise",
             )
-        if values["max_input_length"] > ROUTER_PREFILL_TOKENS:
+        if settings.max_input_length > ROUTER_PREFILL_TOKENS:
             raise ConfigError(
                 "max_input_length",
-                values["max_input_length"],
+                settings.max_input_length,
                 f"must be at most {ROUTER_PREFILL_TOKENS}: TGI's router refuses to start with a prompt longer than "
                 "its prefill budget (MAX_BATCH_PREFILL_TOKENS, which the project leaves at its default)",
             )
@@ -195,17 +230,13 @@ class VllmRuntime(ServingRuntime):
     checkpoint's own dtype.
     """
 
-    def precision(self, profile: ModelProfile, requested: str | None) -> str | None:
+    settings: NoSettings
+
+    def precision(self, profile: ModelProfile) -> str | None:
         return None
 
     def container_environment(
-        self,
-        *,
-        model: str,
-        revision: str | None,
-        compilation: NeuronCompilation,
-        max_input_length: int,
-        max_total_tokens: int,
+        self, *, model: str, revision: str | None, compilation: NeuronCompilation
     ) -> dict[str, str]:
         return {
             "SM_ON_MODEL": model,
@@ -268,7 +299,7 @@ TGI = TgiRuntime(
             compiled_with=NeuronCompilation(**GUIDE_COMPILATION, auto_cast_type="bf16"),
         ),
     },
-    own_keys=frozenset({"max_input_length", "max_total_tokens", "auto_cast_type"}),
+    settings=defaults(TgiSettings),
 )
 
 VLLM = VllmRuntime(
@@ -300,7 +331,7 @@ VLLM = VllmRuntime(
     neuron_config_section="",
     # No 0.4.x copy of either profile is published: the model is compiled on the notebook.
     precompiled={},
-    own_keys=frozenset(),
+    settings=NoSettings(),
 )
 
 RUNTIMES: dict[str, ServingRuntime] = {runtime.name: runtime for runtime in (TGI, VLLM)}

@@ -38,8 +38,6 @@ class ServingStack(Stack):
             runtime=config.runtime,
             image=runtime_image(self, runtime=config.runtime, tag=config.image_tag),
             compilation=config.compilation,
-            max_input_length=config.max_input_length,
-            max_total_tokens=config.max_total_tokens,
             key=artifacts.key,
             model=(
                 ModelArtifact(bucket=artifacts.bucket, prefix=config.artifact_prefix, reader=artifacts.models_reader)

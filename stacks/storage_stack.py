@@ -32,7 +32,7 @@ class StorageStack(Stack):
             noncurrent_version_days=90 if config.is_production else 7,
             access_log_days=365 if config.is_production else 30,
         )
-        self.alarms = AlarmTopic(self, "Alarms", key=self.artifacts.key, email=config.alarm_email)
+        self.alarms = AlarmTopic(self, "Alarms", key=self.artifacts.key, email=config.endpoint.alarm_email)
         CfnOutput(self, "ArtifactBucketName", value=self.artifacts.bucket.bucket_name)
         CfnOutput(self, "ArtifactKeyArn", value=self.artifacts.key.key_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)

@@ -29,7 +29,7 @@ class WorkbenchStack(Stack):
             bucket=artifacts.bucket,
             models_writer=artifacts.models_writer,
             key=artifacts.key,
-            hf_token_secret_name=config.hf_token_secret_name,
+            hf_token_secret_name=config.notebook.hf_token_secret_name,
             artifact_request=_artifact_request(config) if config.serves_from_s3 else None,
             log_retention=log_retention(config),
             removal_policy=removal_policy(config),

@@ -111,10 +111,11 @@ def run_checks(config: AppConfig, clients: AwsClients, needs: AppNeeds) -> list[
         checks.append(_guarded(f"quota: {need.quota_name}", partial(_quota, catalog, need, region)))
     checks.append(_guarded("Lambda concurrency", partial(_lambda_concurrency, clients, catalog, needs, region)))
     checks.append(_guarded(f"CDK bootstrap ({BOOTSTRAP_STACK})", partial(_bootstrap, clients, needs, region)))
-    if config.hf_token_secret_name:
-        secret = partial(_secret, clients, config.hf_token_secret_name, region)
+    if config.notebook.hf_token_secret_name:
+        secret = partial(_secret, clients, config.notebook.hf_token_secret_name, region)
         checks.append(_guarded("Hugging Face token secret", secret))
-    if config.pipeline:
+    # The configuration requires a connection with the pipeline.
+    if config.pipeline and config.pipeline.connection_arn:
         checks.append(_guarded("pipeline connection", partial(_connection, clients, config.pipeline.connection_arn)))
     return checks
 

@@ -62,8 +62,6 @@ class ModelEndpoint(Construct):
         runtime: ServingRuntime,
         image: ContainerImage,
         compilation: NeuronCompilation,
-        max_input_length: int,
-        max_total_tokens: int,
         key: kms.IKey,
         model: HubModel | ModelArtifact,
         alarm_topic: sns.ITopic,
@@ -99,8 +97,6 @@ class ModelEndpoint(Construct):
                 model=hub_model.model_id if hub_model else SAGEMAKER_MODEL_DIR,
                 revision=hub_model.revision if hub_model else None,
                 compilation=compilation,
-                max_input_length=max_input_length,
-                max_total_tokens=max_total_tokens,
             ),
         )
         network_isolation = hub_model is None

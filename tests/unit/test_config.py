@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from inf2_llm.config import KEYS, ConfigError, config_for_stage, load_config
+from inf2_llm.config import SETTINGS, ConfigError, config_for_stage, load_config
 from inf2_llm.profiles import PROFILES
 from inf2_llm.runtimes import TGI, VLLM
 from tests.unit.conftest import PROJECT_ROOT
@@ -28,12 +28,12 @@ def test_defaults_are_the_guides_settings() -> None:
     assert config.model_source == "hub"
     assert (config.compilation.batch_size, config.compilation.sequence_length) == (4, 4096)
     assert (config.compilation.auto_cast_type, config.compilation.num_cores) == ("fp16", 2)
-    assert (config.max_input_length, config.max_total_tokens) == (2048, 4096)
+    assert (config.runtime.settings.max_input_length, config.runtime.settings.max_total_tokens) == (2048, 4096)
     assert config.notebook.instance_type == config.endpoint.instance_type == "ml.inf2.xlarge"
     assert config.notebook.volume_size_gb == 128
     assert config.image_tag == "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04-v1.2"
     assert config.smoke_test.max_ms_per_token == 60.0
-    assert config.hub_revision is None and config.alarm_email is None
+    assert config.hub_revision is None and config.endpoint.alarm_email is None
     assert config.pipeline is None
 
 
@@ -67,11 +67,11 @@ def test_the_runtime_owns_its_defaults() -> None:
     """The vLLM runtime brings its own image (the newest 0.4.x the SDK lists) and compiles in the
     checkpoint's own dtype; nothing of TGI's leaks into it, and TGI's settings stay the guide's."""
     config = load_config(ON_VLLM)
-    assert config.runtime is VLLM
+    assert config.runtime == VLLM
     assert config.image_tag == "0.11.0-optimum0.4.4-neuronx-py310-sdk2.26.1-ubuntu22.04"
     assert config.compilation.auto_cast_type is None
     assert config.endpoint.startup_timeout_seconds == VLLM.startup_timeout_seconds
-    assert load_config({}).runtime is TGI
+    assert load_config({}).runtime == TGI
     assert load_config({**ON_VLLM, "image_tag": "0.11.0-optimum0.4.2-neuronx-py310-sdk2.26.0-ubuntu22.04"})
 
 
@@ -211,8 +211,8 @@ def test_cdk_feature_flags_and_lookups_are_not_mistaken_for_keys() -> None:
 
 def test_every_key_has_a_default_and_a_description() -> None:
     """The README's table is generated from these; a key without them would be undocumented."""
-    for key in KEYS:
-        assert key.description.strip(), key.name
+    for key, declared in SETTINGS.items():
+        assert declared.describe.strip(), key
 
 
 def test_smoke_test_defaults_match_the_handlers() -> None:

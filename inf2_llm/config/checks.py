@@ -1,0 +1,106 @@
+"""The rules between keys, checked once every group is built; the rules a serving runtime adds
+live with the runtime (`ServingRuntime.check`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from inf2_llm.config.app_config import AppConfig
+from inf2_llm.config_error import ConfigError
+from inf2_llm.parsers import neuron_cores
+from inf2_llm.runtimes import RUNTIMES
+
+
+def check(config: AppConfig, given: Mapping[str, Any]) -> None:
+    """Raise `ConfigError` for the first rule `config` breaks; `given` holds the keys that were set."""
+    _check_runtime(config, given)
+    _check_serving_limits(config)
+    _check_environment(config)
+
+
+def _check_runtime(config: AppConfig, given: Mapping[str, Any]) -> None:
+    """What the chosen runtime can serve: where its image is published, its own keys, and its
+    precompiled copies, which hub and mirror serve and must match exactly."""
+    runtime, profile, compilation = config.runtime, config.profile, config.compilation
+    release = runtime.release
+    if config.region and config.region not in release.registry_accounts:
+        raise ConfigError(
+            "region",
+            config.region,
+            f"runtime {runtime.name}'s image ({release.repository}) is not published there; "
+            f"it is in: {', '.join(release.regions)}",
+        )
+    for other in RUNTIMES.values():
+        for key in sorted((other.own_keys - runtime.own_keys) & given.keys()):
+            raise ConfigError(key, given[key], f"is read by runtime {other.name} only, not by {runtime.name}")
+    source = config.model_source
+    if source in ("hub", "mirror"):
+        precompiled = runtime.precompiled.get(profile.name)
+        if precompiled is None:
+            chosen = "chosen" if "model_source" in given else f"{config.stage}'s default"
+            raise ConfigError(
+                "model_source",
+                source,
+                f"({chosen}) serves a precompiled Hub copy, and runtime {runtime.name} has none of "
+                f"{profile.name}; use model_source=compile",
+            )
+        for field in ("batch_size", "sequence_length", "auto_cast_type", "num_cores"):
+            compiled = getattr(precompiled.compiled_with, field)
+            if getattr(compilation, field) != compiled:
+                raise ConfigError(
+                    field,
+                    getattr(compilation, field),
+                    f"the precompiled {precompiled.hub_id} was compiled with {field}={compiled}; "
+                    "use model_source=compile for other settings",
+                )
+    runtime.check(compilation)
+
+
+def _check_serving_limits(config: AppConfig) -> None:
+    """The hardware's limits and the rules between keys that hold for every runtime."""
+    compilation, endpoint, notebook = config.compilation, config.endpoint, config.notebook
+    cores = neuron_cores(endpoint.instance_type)
+    if compilation.num_cores > cores:
+        raise ConfigError("num_cores", compilation.num_cores, f"{endpoint.instance_type} has {cores} Neuron cores")
+    if compilation.sequence_length > config.profile.max_position_embeddings:
+        raise ConfigError(
+            "sequence_length",
+            compilation.sequence_length,
+            f"{config.profile.model_id} handles at most {config.profile.max_position_embeddings} tokens",
+        )
+    if endpoint.autoscaling_min_instances > endpoint.autoscaling_max_instances:
+        raise ConfigError(
+            "autoscaling_min_instances",
+            endpoint.autoscaling_min_instances,
+            f"must not exceed autoscaling_max_instances ({endpoint.autoscaling_max_instances})",
+        )
+    if notebook.publish_repo and config.model_source != "compile":
+        raise ConfigError(
+            "publish_repo",
+            notebook.publish_repo,
+            f"only a model compiled on the notebook is published (model_source={config.model_source})",
+        )
+    if notebook.publish_repo and not notebook.hf_token_secret_name:
+        raise ConfigError(
+            "publish_repo", notebook.publish_repo, "publishing needs hf_token_secret_name (a write token)"
+        )
+    if bool(notebook.subnet_id) != bool(notebook.security_group_id):
+        raise ConfigError(
+            "notebook_security_group_id",
+            notebook.security_group_id,
+            "notebook_subnet_id and notebook_security_group_id go together",
+        )
+
+
+def _check_environment(config: AppConfig) -> None:
+    pipeline = config.pipeline
+    needs_environment = "prod stages" if config.is_production else "the pipeline" if pipeline else None
+    if needs_environment:
+        for key, value in (("account", config.account), ("region", config.region)):
+            if value is None:
+                raise ConfigError(key, None, f"required for {needs_environment}: pass -c {key}=...")
+    if pipeline:
+        for key, value in (("connection_arn", pipeline.connection_arn), ("repository", pipeline.repository)):
+            if value is None:
+                raise ConfigError(key, None, f"required with pipeline=true: pass -c {key}=...")
