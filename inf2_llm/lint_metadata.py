@@ -36,7 +36,10 @@ CDK_PROVIDER_CHECKS = {
 
 def acknowledge_checkov(scope: IConstruct, reasons: Mapping[str, str]) -> None:
     """Skip checkov's checks on the CloudFormation resource of `scope` (itself or its default
-    child): `reasons` maps each check's id to the comment a reviewer reads in the template."""
+    child): `reasons` maps each check's id to the comment a reviewer reads in the template; with
+    none, it writes nothing."""
+    if not reasons:
+        return
     resource = scope if isinstance(scope, CfnResource) else scope.node.default_child
     assert isinstance(resource, CfnResource), f"{scope.node.path} renders no CloudFormation resource"
     metadata: dict[str, Any] = resource.get_metadata("checkov") or {}

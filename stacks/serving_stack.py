@@ -10,8 +10,11 @@ from constructs import Construct
 
 from inf2_llm.components.artifact_store import ArtifactStore
 from inf2_llm.components.container_image import runtime_image
+from inf2_llm.components.endpoint_alarms import add_endpoint_alarms
+from inf2_llm.components.endpoint_autoscaling import add_endpoint_autoscaling
 from inf2_llm.components.endpoint_smoke_test import EndpointSmokeTest
-from inf2_llm.components.model_endpoint import HubModel, ModelArtifact, ModelEndpoint
+from inf2_llm.components.model_endpoint import ModelEndpoint
+from inf2_llm.components.model_source import HubModel, ModelArtifact
 from inf2_llm.config import AppConfig
 from stacks.retention import log_retention, removal_policy
 
@@ -44,8 +47,17 @@ class ServingStack(Stack):
                 if config.serves_from_s3
                 else HubModel(model_id=config.precompiled.hub_id, revision=config.hub_revision)
             ),
-            alarm_topic=alarm_topic,
         )
+        add_endpoint_alarms(
+            self.model_endpoint, topic=alarm_topic, latency_alarm_seconds=config.endpoint.latency_alarm_seconds
+        )
+        if config.endpoint.autoscaling:
+            add_endpoint_autoscaling(
+                self.model_endpoint,
+                min_instances=config.endpoint.autoscaling_min_instances,
+                max_instances=config.endpoint.autoscaling_max_instances,
+                invocations_per_instance=config.endpoint.invocations_per_instance_target,
+            )
         if artifact_ready:
             # The endpoint may only be created once the notebook has signalled that the model
             # is complete in S3.

@@ -54,7 +54,7 @@ class EndpointSmokeTest(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Smoke test: invoke one endpoint, read its own environment, write its own logs",
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint.endpoint_arn]))
+        endpoint.grant_invoke(role)
         log_group.grant_write(role)
         # The environment is encrypted with the project key, which Lambda decrypts as this role
         # when the function starts.
