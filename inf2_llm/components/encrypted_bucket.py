@@ -39,15 +39,20 @@ class EncryptedBucket(Construct):
             removal_policy=removal_policy,
             pending_window=Duration.days(7),
         )
-        # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS. Versioned, so
-        # that a deleted or overwritten log survives as a noncurrent version until it expires too.
+        # What both buckets are: private, TLS only, versioned (a deleted or overwritten object, a log
+        # included, survives as a noncurrent version until it expires too), kept or emptied with the stack.
+        private_versioned = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "versioned": True,
+            "removal_policy": removal_policy,
+            "auto_delete_objects": not retain,
+        }
+        # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
         self.access_log_bucket = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -55,8 +60,7 @@ class EncryptedBucket(Construct):
                     noncurrent_version_expiration=Duration.days(access_log_days),
                 )
             ],
-            removal_policy=removal_policy,
-            auto_delete_objects=not retain,
+            **private_versioned,
         )
         # cdk-nag exempts a bucket that receives access logs; checkov does not.
         acknowledge_checkov(
@@ -72,9 +76,6 @@ class EncryptedBucket(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="bucket/",
             lifecycle_rules=[
@@ -84,6 +85,5 @@ class EncryptedBucket(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=removal_policy,
-            auto_delete_objects=not retain,
+            **private_versioned,
         )
