@@ -4,12 +4,14 @@ At synth time some settings are CDK token strings (``${Token[TOKEN.123]}``). The
 shell-quoted and concatenated here, never parsed, so CDK can still substitute them; the values
 they stand for (AWS names, ARNs, a presigned URL) contain no single quote, which would end the
 quoting. A tuple becomes a bash array, a dict a JSON string.
+
+The scripts read their settings by the shell names in the `shell_settings` methods below: a shell
+variable's Python source is the one line that names it there.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import gzip
 import io
 import json
@@ -25,7 +27,11 @@ INSTALL_DIR = "/opt/inf2-llm"
 # The object the artifact job writes last under the artifact prefix; it holds the manifest.
 COMPLETION_MARKER = "_SUCCESS"
 _INSTALLED_SCRIPTS = ("common.sh", "on-start.sh", "auto-stop.sh")
+# artifact-job.sh runs artifact_tool.py for its steps that read and write JSON.
+_ARTIFACT_JOB_SCRIPTS = ("artifact-job.sh", "artifact_tool.py")
 _HEREDOC_END = "INF2_LLM_END"
+# A setting's value: a string or number, a tuple (a bash array) or a dict (a JSON string).
+ShellValue = str | int | tuple[str, ...] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -54,10 +60,26 @@ class ArtifactJob:
     # Hugging Face Hub repository the compiled model is pushed to; "" turns publishing off.
     publish_repo: str
 
+    def shell_settings(self) -> dict[str, ShellValue]:
+        """The settings artifact-job.sh reads, by their names there."""
+        return {
+            "MODEL_SOURCE": self.model_source,
+            "REPOSITORY": self.repository,
+            "REVISION": self.revision,
+            "PROFILE": self.profile,
+            "EXPORT_OPTIONS": self.export_options,
+            "NEURON_CONFIG": self.neuron_config,
+            "NEURON_CONFIG_FILE": self.neuron_config_file,
+            "NEURON_CONFIG_SECTION": self.neuron_config_section,
+            "COMPILATION": self.compilation,
+            "ARTIFACT_PREFIX": self.artifact_prefix,
+            "PUBLISH_REPO": self.publish_repo,
+        }
+
 
 @dataclass(frozen=True)
 class NotebookHookSettings:
-    """Everything the hooks need from the stack; each field becomes an upper-case shell setting."""
+    """Everything the hooks need from the stack, which `shell_settings` names for the scripts."""
 
     region: str
     image_uri: str
@@ -73,6 +95,24 @@ class NotebookHookSettings:
     # CloudFormation WaitConditionHandle URL the job signals SUCCESS or FAILURE to (with a job).
     wait_handle_url: str | None = None
 
+    def shell_settings(self) -> dict[str, ShellValue]:
+        """The settings the scripts read, by their names there; settings.sh lists them in this order.
+        on-start.sh launches the artifact job only when MODEL_SOURCE is set."""
+        settings: dict[str, ShellValue] = {
+            "REGION": self.region,
+            "IMAGE_URI": self.image_uri,
+            "ARTIFACT_BUCKET": self.artifact_bucket,
+            "LOG_GROUP_NAME": self.log_group_name,
+            "HF_TOKEN_SECRET_ID": self.hf_token_secret_id,
+            "IDLE_MINUTES": self.idle_minutes,
+        }
+        if self.wait_handle_url is not None:
+            settings["WAIT_HANDLE_URL"] = self.wait_handle_url
+        if self.artifact_job:
+            settings.update(self.artifact_job.shell_settings())
+        settings["COMPLETION_MARKER"] = COMPLETION_MARKER
+        return settings
+
 
 def render_on_create(settings: NotebookHookSettings) -> str:
     """The on-create hook. All set-up happens at every start instead, so `settings` is not needed."""
@@ -81,7 +121,7 @@ def render_on_create(settings: NotebookHookSettings) -> str:
 
 def render_on_start(settings: NotebookHookSettings) -> str:
     """The on-start hook: installs the scripts with their settings into INSTALL_DIR and runs on-start.sh."""
-    scripts = _INSTALLED_SCRIPTS + (("artifact-job.sh",) if settings.artifact_job else ())
+    scripts = _INSTALLED_SCRIPTS + (_ARTIFACT_JOB_SCRIPTS if settings.artifact_job else ())
     return "\n".join(
         [
             "#!/bin/bash",
@@ -92,7 +132,7 @@ def render_on_start(settings: NotebookHookSettings) -> str:
             f"install -d -m 700 {INSTALL_DIR}",
             f"staging=$(mktemp -d {INSTALL_DIR}/.staging.XXXXXX)",
             f"cat >\"$staging/settings.sh\" <<'{_HEREDOC_END}'",
-            *_settings_lines(settings),
+            *(_setting_line(name, value) for name, value in settings.shell_settings().items()),
             _HEREDOC_END,
             f"base64 -d <<'{_HEREDOC_END}' | tar -xz -C \"$staging\"",
             _packed(scripts).rstrip("\n"),
@@ -105,17 +145,7 @@ def render_on_start(settings: NotebookHookSettings) -> str:
     )
 
 
-def _settings_lines(settings: NotebookHookSettings) -> list[str]:
-    """One `readonly NAME=value` line per field, named after the field in upper case."""
-    values = {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
-    artifact_job = values.pop("artifact_job")
-    if artifact_job:
-        values.update({field.name: getattr(artifact_job, field.name) for field in dataclasses.fields(artifact_job)})
-    values["completion_marker"] = COMPLETION_MARKER
-    return [_setting_line(name.upper(), value) for name, value in values.items() if value is not None]
-
-
-def _setting_line(name: str, value: Any) -> str:
+def _setting_line(name: str, value: ShellValue) -> str:
     if isinstance(value, tuple):
         return f"readonly -a {name}=({' '.join(shlex.quote(str(item)) for item in value)})"
     if isinstance(value, dict):
@@ -124,7 +154,7 @@ def _setting_line(name: str, value: Any) -> str:
 
 
 def _packed(scripts: tuple[str, ...]) -> str:
-    """The scripts as a base64 gzip tar; fixed times and owners keep synthesis deterministic."""
+    """The files as a base64 gzip tar; fixed times and owners keep synthesis deterministic."""
     archive = io.BytesIO()
     with gzip.GzipFile(fileobj=archive, mode="wb", mtime=0) as compressed:
         with tarfile.open(fileobj=compressed, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -138,7 +168,8 @@ def _packed(scripts: tuple[str, ...]) -> str:
 
 
 def _without_comment_lines(script: str) -> str:
-    """The script without its whole-line comments, which explain the source in scripts/notebook/
-    to its readers and would only take room under SageMaker's size limit; the shebang stays."""
+    """The script (shell or Python) without its whole-line comments, which explain the source in
+    scripts/notebook/ to its readers and would only take room under SageMaker's size limit; the
+    first line stays, a shebang or a module's docstring."""
     lines = script.splitlines(keepends=True)
     return lines[0] + "".join(line for line in lines[1:] if not line.lstrip().startswith("#"))

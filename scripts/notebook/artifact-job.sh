@@ -18,6 +18,8 @@ readonly SWAP_FILE=$STATE_DIR/swapfile
 readonly DATA_DIR=$VOLUME/data/$PROFILE
 readonly ARTIFACT_DIR=$DATA_DIR/neuron
 readonly S3_URI=s3://$ARTIFACT_BUCKET/${ARTIFACT_PREFIX%/}/
+# Where the model records the settings it was compiled with.
+readonly NEURON_CONFIG_LOCATION=("$ARTIFACT_DIR" --file "$NEURON_CONFIG_FILE" --section "$NEURON_CONFIG_SECTION")
 
 write_status() {
   printf '%s %s\n' "$1" "$2" >"$STATUS_FILE.new"
@@ -124,25 +126,14 @@ download() {
     "$@"
 }
 
-# The model's neuron configuration, as JSON.
-neuron_config() {
-  python3 - "$ARTIFACT_DIR/$NEURON_CONFIG_FILE" "$NEURON_CONFIG_SECTION" <<'PY'
-import json, sys
-
-document = json.load(open(sys.argv[1]))
-json.dump(document.get(sys.argv[2], {}) if sys.argv[2] else document, sys.stdout)
-PY
+# The steps that read and write JSON are Python, on the notebook's python3.
+artifact_tool() {
+  python3 "$INSTALL_DIR/artifact_tool.py" "$@"
 }
 
 # The Hub id and commit a precompiled copy was exported from, as its neuron configuration records them.
 compiled_from() {
-  neuron_config | python3 -c '
-import json, sys
-
-neuron = json.load(sys.stdin)
-if not (neuron.get("checkpoint_id") and neuron.get("checkpoint_revision")):
-    sys.exit(1)
-print(neuron["checkpoint_id"], neuron["checkpoint_revision"])'
+  artifact_tool compiled-from "${NEURON_CONFIG_LOCATION[@]}"
 }
 
 # Exported from a local checkpoint, optimum-neuron copies the weights into the artifact, so the
@@ -156,13 +147,7 @@ export_model() {
 # ignored a flag, or a precompiled copy made otherwise, would fail or misbehave only after a
 # 20-minute deploy. Say so now.
 check_neuron_config() {
-  neuron_config | python3 -c '
-import json, sys
-
-recorded, expected = json.load(sys.stdin), json.loads(sys.argv[1])
-wrong = [f"{key}={recorded.get(key)!r} (expected {value!r})" for key, value in expected.items() if recorded.get(key) != value]
-if wrong:
-    sys.exit(sys.argv[2] + " records " + ", ".join(wrong))' "$NEURON_CONFIG" "$NEURON_CONFIG_FILE" 2>&1
+  artifact_tool check "${NEURON_CONFIG_LOCATION[@]}" --expected "$NEURON_CONFIG" 2>&1
 }
 
 obtain_by_compiling() {
@@ -192,35 +177,9 @@ obtain_by_mirroring() {
 }
 
 write_manifest() {
-  python3 - "$ARTIFACT_DIR" "$MODEL_SOURCE" "$REPOSITORY" "$1" "$IMAGE_URI" "$COMPILATION" \
-    "$CHECKPOINT_ID" "$CHECKPOINT_REVISION" \
-    >"$DATA_DIR/manifest.json" <<'PY'
-import hashlib, json, os, sys
-
-root, source, model_id, revision, image, compilation, checkpoint_id, checkpoint_revision = sys.argv[1:]
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as content:
-        for block in iter(lambda: content.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-paths = sorted(os.path.relpath(os.path.join(folder, name), root)
-               for folder, _, names in os.walk(root) for name in names)
-json.dump({
-    "model_source": source,
-    "model_id": model_id,
-    "revision": revision,
-    "checkpoint": {"model_id": checkpoint_id, "revision": checkpoint_revision},
-    "image": image,
-    "settings": json.loads(compilation),
-    "files": [{"path": path, "size": os.path.getsize(os.path.join(root, path)),
-               "sha256": sha256(os.path.join(root, path))} for path in paths],
-}, sys.stdout, indent=2)
-PY
+  artifact_tool manifest "$ARTIFACT_DIR" --model-source "$MODEL_SOURCE" --model-id "$REPOSITORY" --revision "$1" \
+    --checkpoint-id "$CHECKPOINT_ID" --checkpoint-revision "$CHECKPOINT_REVISION" --image "$IMAGE_URI" \
+    --settings "$COMPILATION" >"$DATA_DIR/manifest.json"
   mv "$DATA_DIR/manifest.json" "$ARTIFACT_DIR/manifest.json"
 }
 
