@@ -1,77 +1,20 @@
 #!/usr/bin/env python3
 """Smoke-test a deployed endpoint from a workstation, with the Lambda's own checks.
 
-Calls the endpoint once through each API its runtime answers (TGI: generate and messages; vLLM:
-completions and messages) with the guide's Korean prompt, checks each answer's shape and text and
-that the wall time per generated token is within the budget, prints the summary as JSON and exits
-0; on the first failed check it prints which check failed and exits 1. Given --stack-name, it calls
-the stack's endpoint with the settings its smoke-test function was deployed with. Credentials,
-region and endpoint URLs come from the standard AWS configuration (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...).
+    .venv/bin/python scripts/smoke_test.py --stack-name Inf2Llm-dev-Serving   # or --endpoint-name NAME
+
+The tool lives in workstation/smoke_test.py; the pipeline's smoke step runs it with boto3 alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
-from collections.abc import Sequence
+from pathlib import Path
 
-from botocore.exceptions import BotoCoreError
-from endpoint_options import (  # first: it puts the checks on the import path
-    add_request_options,
-    add_target_options,
-    api_option,
-    settings_from_arguments,
-)
+# Run as a file, Python puts scripts/ on the import path, not the project root that holds the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# isort: split
-from endpoint_checks import (
-    DEFAULT_APIS,
-    VERDICT_FAILED,
-    SmokeTestFailure,
-    SmokeTestSettings,
-    run_smoke_test,
-    runtime_client,
-)
-
-
-def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_target_options(parser)
-    parser.add_argument(
-        "--max-ms-per-token",
-        type=float,
-        metavar="MS",
-        help="fail when a call takes longer per generated token "
-        f"(default: {SmokeTestSettings.max_ms_per_token:g}: the guide's 49 ms plus what a wall clock adds)",
-    )
-    parser.add_argument("--api", **api_option(" and ".join(DEFAULT_APIS) + ", the guide's", repeatable=True))
-    add_request_options(parser)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    # Retries are logged as warnings, on stderr: stdout stays the JSON summary alone.
-    logging.basicConfig(format="%(levelname)s %(message)s")
-    try:
-        settings = settings_from_arguments(
-            arguments,
-            max_ms_per_token=arguments.max_ms_per_token,
-            apis=tuple(arguments.api) if arguments.api else None,
-        )
-        summary = run_smoke_test(runtime_client(arguments.region), settings)
-    except SmokeTestFailure as failure:
-        print(f"{VERDICT_FAILED}: {failure}", file=sys.stderr)
-        return 1
-    except BotoCoreError as error:  # e.g. no region configured, before any call is made
-        print(f"{VERDICT_FAILED}: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
-    return 0
-
+from workstation.smoke_test import main  # noqa: E402  (needs the path above)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +22,7 @@ from tests.scripts.examples import (
 )
 from tests.scripts.sandbox import VOLUME_MOUNT, Boot, NotebookInstance, StartInstance, wait_for
 from tests.scripts.standins import FAKE_HUB, revision_of
+from workstation.watch_job_log import JobRun, LogEvent
 
 HF_TOKEN = "hf_FakeTokenThatMustNeverBeSeen0123456789"
 BLLOSSOM = "bllossom-8b"
@@ -559,26 +557,11 @@ def test_vllm_model_compiled_otherwise_is_refused(start_instance: StartInstance)
 # --- what scripts/watch.py reads ---
 
 
-def _watch_module():
-    scripts = Path(__file__).resolve().parents[2] / "scripts"
-    sys.path.insert(0, str(scripts))  # watch.py imports its sibling endpoint_options
-    spec = importlib.util.spec_from_file_location("watch", scripts / "watch.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    # Registered first: its dataclasses look their module up while the module executes.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _watched(boot: Boot) -> tuple[list[str], list[str], object]:
+def _watched(boot: Boot) -> tuple[list[str], list[str], JobRun]:
     """(phases the job logged, lines scripts/watch.py makes of its messages, watch's view of the run)."""
-    watch = _watch_module()
-    run = watch.JobRun()
+    run = JobRun()
     messages = boot.cloudwatch_messages()
-    lines = [
-        line for second, message in enumerate(messages) for line in run.feed(watch.LogEvent(second * 1000, message))
-    ]
+    lines = [line for second, message in enumerate(messages) for line in run.feed(LogEvent(second * 1000, message))]
     return [message.removeprefix("phase: ") for message in messages[:-1]], lines, run
 
 

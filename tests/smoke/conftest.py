@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.smoke.moto_fakes import REGION, SMOKE_TEST_LAMBDA, post_json
 
-# handler.py and the scripts import endpoint_checks as a top-level module, as Lambda does.
+# handler.py, and the tests beside it, import endpoint_checks as a top-level module, as Lambda does.
 sys.path.insert(0, str(SMOKE_TEST_LAMBDA))
 
 

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +217,16 @@ MODEL_ERROR = (
 NOT_FOUND = (400, "ValidationError", "Endpoint missing of account 123456789012 not found.")
 
 
-def run_script(script: str, *arguments: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run a script under scripts/ as a developer would, with the test's AWS environment.
+def run_script(
+    script: str, *arguments: str, timeout: float = 30, python_options: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run a script under scripts/ as a developer would, with the test's AWS environment (and the
+    interpreter's options before the script, such as -c with a harness that runs it).
 
     Output is decoded without newline translation, so a progress line's carriage returns stay.
     """
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / script), *arguments],
+        [sys.executable, *python_options, str(PROJECT_ROOT / "scripts" / script), *arguments],
         capture_output=True,
         timeout=timeout,
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
+import subprocess
+import sys
 
 import boto3
 from endpoint_checks import DEFAULT_MAX_MS_PER_TOKEN
 
 from tests.smoke.moto_fakes import (
+    SMOKE_TEST_LAMBDA,
     chat_body,
     generate_body,
     queue_bodies,
@@ -174,3 +179,71 @@ def test_missing_stack_is_reported() -> None:
     assert result.returncode == 1
     assert "cannot read stack NoSuchStack" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Runs the script named after it as `python <script>` would, in an interpreter that can import only the
+# top-level modules in ALLOWED: what a CodeBuild image with boto3 alone installed can import.
+ONLY_ALLOWED_IMPORTS = """
+import runpy
+import sys
+
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in ALLOWED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def installed_with(distribution: str) -> set[str]:
+    """The top-level modules `pip install <distribution>` brings: its own and its dependencies' (extras aside)."""
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    wanted, installed = [distribution], set()
+    while wanted:
+        name = canonical(wanted.pop())
+        if name not in installed:
+            installed.add(name)
+            requirements = importlib.metadata.requires(name) or []
+            # A requirement begins with its distribution's name: "botocore (<1.45.0,>=1.44.5)".
+            wanted += [re.split(r"[^A-Za-z0-9._-]", r, maxsplit=1)[0] for r in requirements if "extra ==" not in r]
+    providers = importlib.metadata.packages_distributions()
+    return {module for module, names in providers.items() if installed & {canonical(name) for name in names}}
+
+
+def run_with_boto3_alone(script: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The script run where only the standard library, boto3 (with what pip installs for it) and the
+    repository's own workstation package and Lambda modules can be imported."""
+    lambda_modules = {path.stem for path in SMOKE_TEST_LAMBDA.glob("*.py")}
+    allowed = set(sys.stdlib_module_names) | installed_with("boto3") | lambda_modules | {"workstation"}
+    harness = f"ALLOWED = {sorted(allowed)!r}\n{ONLY_ALLOWED_IMPORTS}"
+    return run_script(script, *arguments, python_options=("-c", harness))
+
+
+def test_the_pipeline_smoke_step_needs_nothing_beyond_boto3(aws_environment: str) -> None:
+    """The pipeline's smoke step installs boto3 alone, then runs this script (stacks/pipeline_stack.py):
+    were any module on its way to import aws_cdk, the app's configuration or another package, that
+    step would fail after every deploy while every test on a developer's machine passed."""
+    queue_bodies(aws_environment, generate_body(tokens=128), chat_body(tokens=90))
+
+    result = run_with_boto3_alone(SCRIPT, "--endpoint-name", "workstation-endpoint")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["messages"]["generated_tokens"] == 90
+
+
+def test_a_script_that_needs_the_app_fails_with_boto3_alone() -> None:
+    """The check above can fail: preflight synthesizes the app, so it needs aws_cdk and the app's own
+    packages, and with boto3 alone its import fails."""
+    result = run_with_boto3_alone("preflight.py", "--help")
+
+    assert result.returncode == 1
+    assert "ModuleNotFoundError: No module named 'inf2_llm" in result.stderr

@@ -18,7 +18,6 @@ watch has shown the phase before: no timing guess decides what the test proves.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -51,6 +50,8 @@ from tests.smoke.moto_fakes import (
     run_script,
     smoke_test_function,
 )
+from workstation.watch_job_log import JobRun, run_is_current
+from workstation.watch_stacks import Resource
 
 SCRIPT = "watch.py"
 WORKBENCH = "Inf2Llm-dev-Workbench"
@@ -519,36 +520,17 @@ def test_rolled_back_stack_names_the_first_failed_resource() -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def watch_module() -> ModuleType:
-    """scripts/watch.py imported, for the one rule moto cannot stage: moto lists no wait condition."""
-    scripts = str(PROJECT_ROOT / "scripts")
-    spec = importlib.util.spec_from_file_location("watch_script", f"{scripts}/watch.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Dataclasses look their module up while it is executed; watch.py imports its sibling module.
-    sys.modules[spec.name] = module
-    sys.path.insert(0, scripts)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(scripts)
-    return module
-
-
-def test_a_run_that_ended_before_the_wait_condition_started_is_history(watch_module: ModuleType) -> None:
+def test_a_run_that_ended_before_the_wait_condition_started_is_history() -> None:
     """After a change of model or settings the stream still ends with the previous run's SUCCESS;
     taking it for the new compile would skip the hour watch is for."""
     ended = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
-    run = watch_module.JobRun(outcome="SUCCESS", ended=int(ended.timestamp() * 1000))
+    run = JobRun(outcome="SUCCESS", ended=int(ended.timestamp() * 1000))
 
-    def condition(status: str, minutes_after_the_run: int) -> Any:
+    def condition(status: str, minutes_after_the_run: int) -> Resource:
         updated = ended + timedelta(minutes=minutes_after_the_run)
-        return watch_module.Resource(
-            "NotebookArtifactReady", "AWS::CloudFormation::WaitCondition", "id", status, updated
-        )
+        return Resource("NotebookArtifactReady", "AWS::CloudFormation::WaitCondition", "id", status, updated)
 
-    assert not watch_module.run_is_current(run, [condition("CREATE_IN_PROGRESS", 5)])
-    assert watch_module.run_is_current(run, [condition("CREATE_IN_PROGRESS", -5)])  # the signal is on its way
-    assert watch_module.run_is_current(run, [condition("CREATE_COMPLETE", 5)])
-    assert watch_module.run_is_current(run, [])
+    assert not run_is_current(run, [condition("CREATE_IN_PROGRESS", 5)])
+    assert run_is_current(run, [condition("CREATE_IN_PROGRESS", -5)])  # the signal is on its way
+    assert run_is_current(run, [condition("CREATE_COMPLETE", 5)])
+    assert run_is_current(run, [])

@@ -1,0 +1,63 @@
+"""Smoke-test a deployed endpoint from a workstation, with the Lambda's own checks.
+
+Calls the endpoint once through each API its runtime answers (TGI: generate and messages; vLLM:
+completions and messages) with the guide's Korean prompt, checks each answer's shape and text and
+that the wall time per generated token is within the budget, prints the summary as JSON and exits
+0; on the first failed check it prints which check failed and exits 1. Given --stack-name, it calls
+the stack's endpoint with the settings its smoke-test function was deployed with. Credentials,
+region and endpoint URLs come from the standard AWS configuration (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from botocore.exceptions import BotoCoreError
+
+from workstation.endpoint_target import add_target_options, settings_from_arguments
+from workstation.lambda_checks import endpoint_checks
+from workstation.options import add_request_options, api_option
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_target_options(parser)
+    parser.add_argument(
+        "--max-ms-per-token",
+        type=float,
+        metavar="MS",
+        help="fail when a call takes longer per generated token "
+        f"(default: {endpoint_checks.SmokeTestSettings.max_ms_per_token:g}: "
+        "the guide's 49 ms plus what a wall clock adds)",
+    )
+    parser.add_argument(
+        "--api", **api_option(" and ".join(endpoint_checks.DEFAULT_APIS) + ", the guide's", repeatable=True)
+    )
+    add_request_options(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    # Retries are logged as warnings, on stderr: stdout stays the JSON summary alone.
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    try:
+        settings = settings_from_arguments(
+            arguments,
+            max_ms_per_token=arguments.max_ms_per_token,
+            apis=tuple(arguments.api) if arguments.api else None,
+        )
+        summary = endpoint_checks.run_smoke_test(endpoint_checks.runtime_client(arguments.region), settings)
+    except endpoint_checks.SmokeTestFailure as failure:
+        print(f"{endpoint_checks.VERDICT_FAILED}: {failure}", file=sys.stderr)
+        return 1
+    except BotoCoreError as error:  # e.g. no region configured, before any call is made
+        print(f"{endpoint_checks.VERDICT_FAILED}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
