@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, triggers
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from inf2_llm.components.function_role import function_role_and_logs
 from inf2_llm.components.model_endpoint import ModelEndpoint
 from inf2_llm.config import SmokeTestSettings
 from inf2_llm.lint_metadata import acknowledge_checkov
@@ -45,14 +45,12 @@ class EndpointSmokeTest(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
-        )
-        role = iam.Role(
+        role, log_group = function_role_and_logs(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Smoke test: invoke one endpoint, read its own environment, write its own logs",
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
         endpoint.grant_invoke(role)
         log_group.grant_write(role)

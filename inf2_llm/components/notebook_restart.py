@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from inf2_llm.components.function_role import function_role_and_logs
 from inf2_llm.components.nag import acknowledge_wildcard_resource
 from inf2_llm.lint_metadata import acknowledge_checkov
 
@@ -70,14 +71,12 @@ class NotebookRestart(Construct):
         # One log group for the handler and the provider framework's three functions, kept as long as
         # the stage keeps logs: the framework logs at FATAL level only, so the group reads as the
         # restart's own record.
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
-        )
-        role = iam.Role(
+        role, log_group = function_role_and_logs(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Notebook restart: describe, stop and start one notebook instance, write its own logs",
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
         role.add_to_policy(
             iam.PolicyStatement(
