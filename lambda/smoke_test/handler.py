@@ -1,12 +1,20 @@
 """Lambda entry point: smoke-test the SageMaker endpoint named in this function's environment.
 
+Each API's answer is streamed (InvokeEndpointWithResponseStream), so the test times what the guide
+timed: the decode time per token, from the first token to the last over the tokens after the
+first (TGI's time_per_token, 49 ms in the guide), and apart from it the time from sending the
+request to the first token (routing, queueing, the prompt's prefill). The summary also keeps the
+wall time, request to end of stream, in total and per token.
+
 Environment (set by the CDK construct):
   ENDPOINT_NAME         required; the endpoint to invoke
   ENDPOINT_CONFIG_NAME  the endpoint configuration deployed with this version; the summary names it
   APIS                  JSON list of the APIs to check (default ["generate", "messages"])
-  MAX_MS_PER_TOKEN      float, budget of wall time per generated token (default 60)
+  MAX_MS_PER_TOKEN      float, budget of decode time per token, first token to last (default 60)
+  MAX_FIRST_TOKEN_MS    float, budget of time from the request to the first token (default 2000)
   MAX_NEW_TOKENS        int, tokens to generate per call (default 512, the guide's)
   STOP_SEQUENCES        JSON list of strings, e.g. ["<|im_end|>"] for Qwen (default [])
+The defaults and the reasons for them are in endpoint_checks.py.
 
 The event is ignored: whoever invokes the function (a deployment trigger, a pipeline step, the
 console) cannot point it at another endpoint or loosen the budget.

@@ -5,17 +5,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime
 from tests.smoke.moto_fakes import REGION, SMOKE_TEST_LAMBDA, post_json
-
-# handler.py, and the tests beside it, import endpoint_checks as a top-level module, as Lambda does.
-sys.path.insert(0, str(SMOKE_TEST_LAMBDA))
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +51,16 @@ def aws_environment(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     post_json(f"{moto_url}/moto-api/reset", {})
     return moto_url
+
+
+@pytest.fixture
+def sagemaker_runtime(aws_environment: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSageMakerRuntime]:
+    """A fake SageMaker Runtime for this test, called by every sagemaker-runtime client in process
+    and in the scripts the test runs, while other services stay on moto (which has no
+    InvokeEndpointWithResponseStream). The SDKs take a service's own endpoint from
+    AWS_ENDPOINT_URL_<SERVICE>; of AWS_ENDPOINT_URL, moto's, the SDK reference says "This endpoint
+    is overridden by any configured service-specific endpoint"
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
+    with FakeSageMakerRuntime() as runtime:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
+        yield runtime

@@ -9,23 +9,18 @@ import subprocess
 import sys
 
 import boto3
-from endpoint_checks import DEFAULT_MAX_MS_PER_TOKEN
+from endpoint_checks import DEFAULT_MAX_FIRST_TOKEN_MS, DEFAULT_MAX_MS_PER_TOKEN
 
-from tests.smoke.moto_fakes import (
-    SMOKE_TEST_LAMBDA,
-    chat_body,
-    generate_body,
-    queue_bodies,
-    run_script,
-    vllm_chat_body,
-    vllm_completion_body,
-)
+from tests.fakes.model_streams import tgi_chat, tgi_generate, vllm_chat, vllm_completion
+from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, Part, Streamed, timed
+from tests.smoke.moto_fakes import SMOKE_TEST_LAMBDA, run_script
 
 SCRIPT = "smoke_test.py"
 # The smoke-test function's environment in a vLLM serving stack, as the construct writes it.
 VLLM_SMOKE_TEST = {
     "APIS": '["completions", "messages"]',
     "MAX_MS_PER_TOKEN": "55",
+    "MAX_FIRST_TOKEN_MS": "1500",
     "MAX_NEW_TOKENS": "256",
     "STOP_SEQUENCES": '["<|im_end|>"]',
 }
@@ -87,9 +82,13 @@ def test_an_endpoint_or_a_stack_is_required() -> None:
     assert "one of the arguments --endpoint-name --stack-name is required" in result.stderr
 
 
-def test_healthy_endpoint_exits_zero_and_prints_the_summary(aws_environment: str) -> None:
+def tokens(count: int) -> list[str]:
+    return ["딥러닝"] * count
+
+
+def test_healthy_endpoint_exits_zero_and_prints_the_summary(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """The summary on stdout is what a developer or a pipeline step reads after a deployment."""
-    queue_bodies(aws_environment, generate_body(tokens=128), chat_body(tokens=90))
+    sagemaker_runtime.answer(Streamed(timed(tgi_generate(tokens(128)))), Streamed(timed(tgi_chat(tokens(90)))))
 
     result = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint")
 
@@ -99,12 +98,13 @@ def test_healthy_endpoint_exits_zero_and_prints_the_summary(aws_environment: str
     assert summary["generate"]["generated_tokens"] == 128
     assert summary["messages"]["generated_tokens"] == 90
     for api in ("generate", "messages"):
-        assert 0 < summary[api]["wall_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
+        assert 0 < summary[api]["first_token_ms"] <= DEFAULT_MAX_FIRST_TOKEN_MS
+        assert 0 < summary[api]["decode_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
 
 
-def test_failed_check_exits_non_zero_with_its_message(aws_environment: str) -> None:
+def test_failed_check_exits_non_zero_with_its_message(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """An expected failure must read as the failed check, not as a Python traceback."""
-    queue_bodies(aws_environment, "upstream connect error")
+    sagemaker_runtime.answer(Streamed([Part(0.0, b"data:upstream connect error\n\n")]))
 
     result = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint")
 
@@ -114,44 +114,46 @@ def test_failed_check_exits_non_zero_with_its_message(aws_environment: str) -> N
     assert "Traceback" not in result.stderr
 
 
-def test_budget_option_is_applied(aws_environment: str) -> None:
+def test_budget_option_is_applied(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """--max-ms-per-token must reach the check, or a tighter budget would silently be ignored."""
-    queue_bodies(aws_environment, generate_body(), chat_body())
+    sagemaker_runtime.answer(Streamed(timed(tgi_generate(tokens(8)), per_token_s=0.001)))
 
     result = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint", "--max-ms-per-token", "1e-9")
 
     assert result.returncode == 1
     assert "generate: time per token check failed" in result.stderr
-    assert "over the 1e-09 ms budget" in result.stderr
+    assert "1e-09 ms budget" in result.stderr
 
 
-def test_stack_name_tests_as_the_deployed_smoke_test_does(aws_environment: str) -> None:
+def test_stack_name_tests_as_the_deployed_smoke_test_does(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """After cdk deploy the stack name is what a developer knows: the endpoint comes from its
-    output, and the APIs, budget, tokens and stop sequences from the stack's smoke-test function,
+    output, and the APIs, budgets, tokens and stop sequences from the stack's smoke-test function,
     so a vLLM stack is called through completions and chat, judged as its gate judges it."""
     create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST)
-    queue_bodies(aws_environment, vllm_completion_body(tokens=256), vllm_chat_body(tokens=200))
+    sagemaker_runtime.answer(Streamed(timed(vllm_completion(tokens(256)))), Streamed(timed(vllm_chat(tokens(200)))))
 
     result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving")
 
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["endpoint"] == "endpoint-from-stack"
-    assert summary["max_ms_per_token"] == 55
+    assert (summary["max_ms_per_token"], summary["max_first_token_ms"]) == (55, 1500)
     assert summary["completions"]["generated_tokens"] == 256 and summary["messages"]["generated_tokens"] == 200
     assert "generate" not in summary
+    assert {invocation.endpoint_name for invocation in sagemaker_runtime.invocations} == {"endpoint-from-stack"}
 
 
-def test_options_override_the_deployed_settings(aws_environment: str) -> None:
+def test_options_override_the_deployed_settings(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """A developer tightening the budget or trying one API must not have to redeploy first."""
     create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST)
-    queue_bodies(aws_environment, vllm_chat_body())
+    sagemaker_runtime.answer(Streamed(timed(vllm_chat(tokens(8)))))
 
     result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving", "--api", "messages", "--max-ms-per-token", "70")
 
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["max_ms_per_token"] == 70 and list(summary)[2:] == ["messages"]
+    assert summary["max_ms_per_token"] == 70
+    assert [name for name, result in summary.items() if isinstance(result, dict)] == ["messages"]
 
 
 def test_an_api_the_endpoint_does_not_answer_is_refused_by_argparse() -> None:
@@ -228,11 +230,11 @@ def run_with_boto3_alone(script: str, *arguments: str) -> subprocess.CompletedPr
     return run_script(script, *arguments, python_options=("-c", harness))
 
 
-def test_the_pipeline_smoke_step_needs_nothing_beyond_boto3(aws_environment: str) -> None:
+def test_the_pipeline_smoke_step_needs_nothing_beyond_boto3(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """The pipeline's smoke step installs boto3 alone, then runs this script (stacks/pipeline_stack.py):
     were any module on its way to import aws_cdk, the app's configuration or another package, that
     step would fail after every deploy while every test on a developer's machine passed."""
-    queue_bodies(aws_environment, generate_body(tokens=128), chat_body(tokens=90))
+    sagemaker_runtime.answer(Streamed(timed(tgi_generate(tokens(128)))), Streamed(timed(tgi_chat(tokens(90)))))
 
     result = run_with_boto3_alone(SCRIPT, "--endpoint-name", "workstation-endpoint")
 

@@ -40,13 +40,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
 from moto.sagemaker.models import sagemaker_backends
 
+from tests.fakes.model_streams import tgi_chat, tgi_generate
+from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, Streamed, timed
 from tests.smoke.moto_fakes import (
     PROJECT_ROOT,
     REGION,
     SteppingClock,
-    chat_body,
-    generate_body,
-    queue_bodies,
     run_script,
     smoke_test_function,
 )
@@ -72,8 +71,9 @@ COMPILE_RUN = [
     # After its outcome the job may publish to the Hub: still the same run, nothing to wait for.
     (3606, "publishing to https://huggingface.co/example/bllossom-8b-neuron"),
 ]
-# The smoke test's calls each take this long on the handler's clock: 25 ms per token for 512 tokens.
-SECONDS_PER_CALL = 12.8
+# Each payload part of the smoke test's streams, one per token, arrives this long after the one
+# before on the handler's clock: a decode of 25 ms per token.
+SECONDS_PER_PART = 0.025
 
 # moto warns from its server thread about the wait condition it ignores.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudFormation..WaitCondition:UserWarning")
@@ -204,17 +204,21 @@ def log_job(events: list[tuple[float, str]], started: datetime) -> None:
 
 @pytest.fixture
 def smoke_test_verdict(
-    handler_module: ModuleType, aws_environment: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    handler_module: ModuleType,
+    sagemaker_runtime: FakeSageMakerRuntime,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[[float], str]:
-    """The verdict the real handler logs, with each endpoint call taking the given seconds: the
-    contract between the handler and watch is the handler's own message, not a copy of it."""
+    """The verdict the real handler logs, with each payload part arriving the given seconds after
+    the one before: the contract between the handler and watch is the handler's own message, not
+    a copy of it."""
 
-    def verdict(seconds_per_call: float) -> str:
+    def verdict(seconds_per_part: float) -> str:
         monkeypatch.setenv("ENDPOINT_NAME", "endpoint")
-        queue_bodies(aws_environment, generate_body(tokens=512), chat_body(tokens=500))
+        sagemaker_runtime.answer(Streamed(timed(tgi_generate(["딥"] * 512))), Streamed(timed(tgi_chat(["딥"] * 500))))
         caplog.clear()
         with caplog.at_level(logging.INFO), contextlib.suppress(SmokeTestFailure):
-            handler_module.handler({}, None, sleep=lambda _: None, clock=SteppingClock(seconds_per_call))
+            handler_module.handler({}, None, sleep=lambda _: None, clock=SteppingClock(seconds_per_part))
         (message,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("smoke test ")]
         return message
 
@@ -310,7 +314,7 @@ def test_completed_compile_is_reported_phase_by_phase(smoke_test_verdict: Callab
     # An earlier run's failure is history: only the latest run decides.
     log_job([(0, f"phase: pulling {IMAGE}"), (30, f"FAILURE: docker pull of {IMAGE} failed 3 times")], hours_ago(5))
     log_job(COMPILE_RUN, hours_ago(2))
-    log_smoke_test(smoke_test_verdict(SECONDS_PER_CALL))
+    log_smoke_test(smoke_test_verdict(SECONDS_PER_PART))
 
     result = run_script(SCRIPT, *FAST)
 
@@ -330,7 +334,9 @@ def test_completed_compile_is_reported_phase_by_phase(smoke_test_verdict: Callab
         "artifact job: publishing to https://huggingface.co/example/bllossom-8b-neuron",
         f"stack {SERVING}: endpoint, smoke test on deploy",
         f"endpoint {endpoint}: InService",
-        "smoke test passed: generate 25 ms/token (512 tokens), messages 25.6 ms/token (500 tokens); "
+        # The summary's wall time per token: request to the stream's end, read one clock step after
+        # the last part (generate: 513 steps for 512 tokens; messages: 502 for 500, [DONE] included).
+        "smoke test passed: generate 25.049 ms/token (512 tokens), messages 25.1 ms/token (500 tokens); "
         f"budget max_ms_per_token {DEFAULT_MAX_MS_PER_TOKEN:g}",
         f"stack {WORKBENCH}: CREATE_COMPLETE",
         f"stack {SERVING}: CREATE_COMPLETE",
@@ -390,7 +396,7 @@ def test_failed_smoke_test_fails_with_its_message(smoke_test_verdict: Callable[[
     handler logged it, rather than only the trigger's rollback."""
     deploy_environment(artifact_job=False, smoke_test=True)
     set_stack_status(SERVING, "CREATE_IN_PROGRESS")  # the trigger's failure has not rolled back yet
-    verdict = smoke_test_verdict(100)  # about 195 ms per token
+    verdict = smoke_test_verdict(0.1)  # 100 ms per token
     log_smoke_test(verdict)
 
     result = run_script(SCRIPT, *FAST)
@@ -436,7 +442,7 @@ def test_running_job_is_followed_until_it_ends(smoke_test_verdict: Callable[[flo
         watch.wait_for_line(f"stack {SERVING}: not created yet, waiting for it")
         # Run before the stack exists: moto completes a stack at once, and a verdict still being
         # computed then would reach the log after watch saw the stack complete without one.
-        verdict = smoke_test_verdict(SECONDS_PER_CALL)
+        verdict = smoke_test_verdict(SECONDS_PER_PART)
         # CDK deploys the dependent stack once the workbench is done.
         deploy(SERVING, serving_template(smoke_test=True))
         log_smoke_test(verdict)
@@ -454,7 +460,7 @@ def test_running_job_is_followed_until_it_ends(smoke_test_verdict: Callable[[flo
         f"artifact job: SUCCESS after 1h00m05s: compiled model in {BUCKET_URI}",
         f"stack {SERVING}: not created yet, waiting for it",
         f"stack {SERVING}: endpoint, smoke test on deploy",
-        "smoke test passed: generate 25 ms/token",
+        "smoke test passed: generate 25.049 ms/token",
         f"stack {SERVING}: CREATE_COMPLETE",
     )
 
