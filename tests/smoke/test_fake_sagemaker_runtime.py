@@ -1,0 +1,83 @@
+"""The fake SageMaker Runtime (tests/fakes) itself: what the smoke-test and benchmark tests rely on
+beyond the streams the handler tests already read through it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import endpoint_checks
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from endpoint_checks import GENERATE, Check, SmokeTestFailure
+
+from tests.fakes.model_streams import tgi_generate
+from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, HttpError, Streamed, Whole, timed
+from tests.smoke.moto_fakes import THROTTLED, generate_body
+
+
+@pytest.fixture
+def client(sagemaker_runtime: FakeSageMakerRuntime) -> Any:
+    return endpoint_checks.runtime_client()
+
+
+def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
+    """InvokeEndpoint, which the benchmark still uses, must get its answer from the same fake as
+    the streams, so one fake serves a test that mixes both."""
+    sagemaker_runtime.answer(Whole(generate_body(tokens=7).encode()))
+
+    body, _ = endpoint_checks.invoke(client, "endpoint", GENERATE, GENERATE.build_payload(7, ()))
+
+    assert endpoint_checks.parse_body(GENERATE, body).generated_tokens == 7
+    (invocation,) = sagemaker_runtime.invocations
+    assert (invocation.endpoint_name, invocation.streamed) == ("endpoint", False)
+    assert "stream" not in invocation.body
+
+
+def test_one_answer_can_serve_every_request(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
+    """A benchmark sends requests for as long as it runs; the fake must answer each alike."""
+    sagemaker_runtime.answer(then=Streamed(timed(tgi_generate(["딥", "러닝"]))))
+    payload = GENERATE.build_payload(2, (), stream=True)
+
+    answers = [endpoint_checks.invoke_stream(client, "endpoint", GENERATE, payload) for _ in range(3)]
+
+    assert [answer.completion.text for answer in answers] == ["딥러닝"] * 3
+
+
+def test_an_error_answers_either_route(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
+    """SageMaker refuses a request before answering it the same way on both routes: an HTTP error
+    whose code botocore reads from x-amzn-ErrorType."""
+    sagemaker_runtime.answer(HttpError(*THROTTLED), HttpError(*THROTTLED))
+
+    for call in (client.invoke_endpoint, client.invoke_endpoint_with_response_stream):
+        with pytest.raises(ClientError) as raised:
+            call(EndpointName="endpoint", Body=b"{}", ContentType="application/json")
+        assert raised.value.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+    assert [invocation.streamed for invocation in sagemaker_runtime.invocations] == [False, True]
+
+
+def test_a_request_nothing_was_scripted_for_fails_saying_so(
+    sagemaker_runtime: FakeSageMakerRuntime, client: Any
+) -> None:
+    """A test that scripts too few answers, or a stream for a blocking call, must fail at once with
+    the reason, not with a retry or a hang."""
+    sagemaker_runtime.answer(Streamed([]))
+
+    with pytest.raises(SmokeTestFailure) as raised:
+        endpoint_checks.invoke(client, "endpoint", GENERATE, {})
+
+    assert raised.value.check is Check.INVOCATION
+    assert "ValidationError after 1 attempt: fake: no answer scripted for invocations" in str(raised.value)
+
+
+def test_the_fake_stops_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that forgets to stop the fake, or dies before it can, must not leave a server
+    behind: past its lifetime it refuses connections."""
+    runtime = FakeSageMakerRuntime(lifetime_s=0.2).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
+    time.sleep(0.5)
+
+    with pytest.raises(EndpointConnectionError):
+        endpoint_checks.runtime_client().invoke_endpoint(
+            EndpointName="endpoint", Body=b"{}", ContentType="application/json"
+        )
