@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from workstation.endpoint_target import add_target_options, settings_from_arguments
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import failures, inference_apis, invocation, smoke_settings
 from workstation.options import add_bounded_option, add_request_options, api_option
 
 COMPILED_BATCH_SIZE = 4  # the guide compiles with --batch_size 4: four requests decode together
@@ -63,9 +63,9 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def _worker(
-    client: endpoint_checks.EndpointInvoker,
+    client: invocation.EndpointInvoker,
     endpoint_name: str,
-    api: endpoint_checks.InferenceApi,
+    api: inference_apis.InferenceApi,
     payload: dict[str, Any],
     tally: Tally,
     stop: threading.Event,
@@ -73,9 +73,9 @@ def _worker(
     while not stop.is_set():
         try:
             # One attempt: retrying throttled requests would hide the overload this measures.
-            body, elapsed_s = endpoint_checks.invoke(client, endpoint_name, api, payload, attempts=1)
-            completion = endpoint_checks.parse_body(api, body)
-        except endpoint_checks.SmokeTestFailure as failure:
+            body, elapsed_s = invocation.invoke(client, endpoint_name, api, payload)
+            completion = inference_apis.parse_body(api, body)
+        except failures.SmokeTestFailure as failure:
             tally.record_failure(str(failure))
             stop.wait(PAUSE_AFTER_FAILURE_S)
         else:
@@ -90,15 +90,15 @@ def _progress_line(tally: Tally, elapsed_s: float, duration_s: float) -> str:
 
 
 def run_benchmark(
-    client: endpoint_checks.EndpointInvoker,
-    settings: endpoint_checks.SmokeTestSettings,
+    client: invocation.EndpointInvoker,
+    settings: smoke_settings.SmokeTestSettings,
     *,
     concurrency: int,
     duration_s: float,
 ) -> dict[str, Any]:
     """Run the workers, each calling the first of `settings.apis`, until the deadline (or Ctrl-C)
     and summarise what they measured."""
-    api = endpoint_checks.INFERENCE_APIS[settings.apis[0]]
+    api = inference_apis.INFERENCE_APIS[settings.apis[0]]
     endpoint_name = settings.endpoint_name
     payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences)
     tally = Tally()
@@ -174,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     try:
         settings = settings_from_arguments(arguments, apis=(arguments.api,) if arguments.api else None)
-        client = endpoint_checks.runtime_client(arguments.region, max_pool_connections=arguments.concurrency)
-    except endpoint_checks.SmokeTestFailure as failure:
+        client = invocation.runtime_client(arguments.region, max_pool_connections=arguments.concurrency)
+    except failures.SmokeTestFailure as failure:
         print(f"benchmark failed: {failure}", file=sys.stderr)
         return 1
     except BotoCoreError as error:  # e.g. no region configured

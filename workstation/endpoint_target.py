@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import failures, smoke_settings
 
 # The key of the stack output that holds the endpoint's name.
 ENDPOINT_OUTPUT_KEY = "EndpointName"
@@ -30,12 +30,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def target_error(message: str) -> endpoint_checks.SmokeTestFailure:
+def target_error(message: str) -> failures.SmokeTestFailure:
     """A failure before any call: the target cannot be read, so there is no endpoint to check."""
-    return endpoint_checks.SmokeTestFailure(endpoint_checks.Check.CONFIGURATION, None, message)
+    return failures.SmokeTestFailure(failures.Check.CONFIGURATION, None, message)
 
 
-def deployed_settings(stack_name: str, region_name: str | None) -> endpoint_checks.SmokeTestSettings:
+def deployed_settings(stack_name: str, region_name: str | None) -> smoke_settings.SmokeTestSettings:
     """The stack's endpoint, with the settings its smoke-test function was deployed with."""
     cloudformation = boto3.client("cloudformation", region_name=region_name)
     try:
@@ -63,10 +63,10 @@ def deployed_settings(stack_name: str, region_name: str | None) -> endpoint_chec
     except (ClientError, BotoCoreError) as error:
         raise target_error(f"cannot read {functions[0]}: {error}") from error
     environment = configuration.get("Environment", {}).get("Variables", {})
-    return endpoint_checks.settings_from_environment({**environment, "ENDPOINT_NAME": outputs[ENDPOINT_OUTPUT_KEY]})
+    return smoke_settings.settings_from_environment({**environment, "ENDPOINT_NAME": outputs[ENDPOINT_OUTPUT_KEY]})
 
 
-def settings_from_arguments(arguments: argparse.Namespace, **overrides: Any) -> endpoint_checks.SmokeTestSettings:
+def settings_from_arguments(arguments: argparse.Namespace, **overrides: Any) -> smoke_settings.SmokeTestSettings:
     """The target's settings (the stack's smoke test, or the defaults), with the options given."""
     given = {
         "max_new_tokens": arguments.max_new_tokens,
@@ -76,6 +76,6 @@ def settings_from_arguments(arguments: argparse.Namespace, **overrides: Any) -> 
     base = (
         deployed_settings(arguments.stack_name, arguments.region)
         if arguments.stack_name
-        else endpoint_checks.SmokeTestSettings(endpoint_name=arguments.endpoint_name)
+        else smoke_settings.SmokeTestSettings(endpoint_name=arguments.endpoint_name)
     )
     return dataclasses.replace(base, **{name: value for name, value in given.items() if value is not None})

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import inference_apis, smoke_settings
 
 MAX_NEW_TOKENS = 4096  # the guide's MAX_TOTAL_TOKENS: no request can generate more
 
@@ -63,7 +63,7 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
         high=MAX_NEW_TOKENS,
         metavar="N",
         help="tokens to generate per request",
-        shown_default=str(endpoint_checks.SmokeTestSettings.max_new_tokens),
+        shown_default=str(smoke_settings.SmokeTestSettings.max_new_tokens),
     )
     parser.add_argument(
         "--stop",
@@ -77,8 +77,8 @@ def api_option(name: str, *, repeatable: bool) -> dict[str, Any]:
     """The keyword arguments of an --api option; `name` says which API is the default."""
     return {
         "action": "append" if repeatable else "store",
-        "choices": list(endpoint_checks.INFERENCE_APIS),
+        "choices": list(inference_apis.INFERENCE_APIS),
         "metavar": "API",
         "help": f"{'an' if repeatable else 'the'} API to call, {'repeatable, ' if repeatable else ''}one of "
-        f"{', '.join(endpoint_checks.INFERENCE_APIS)} (default: {name})",
+        f"{', '.join(inference_apis.INFERENCE_APIS)} (default: {name})",
     }

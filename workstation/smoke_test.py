@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from botocore.exceptions import BotoCoreError
 
 from workstation.endpoint_target import add_target_options, settings_from_arguments
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import failures, invocation, smoke_run, smoke_settings
 from workstation.options import add_request_options, api_option
 
 
@@ -32,11 +32,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         metavar="MS",
         help="fail when a call takes longer per generated token "
-        f"(default: {endpoint_checks.SmokeTestSettings.max_ms_per_token:g}: "
+        f"(default: {smoke_settings.SmokeTestSettings.max_ms_per_token:g}: "
         "the guide's 49 ms plus what a wall clock adds)",
     )
     parser.add_argument(
-        "--api", **api_option(" and ".join(endpoint_checks.DEFAULT_APIS) + ", the guide's", repeatable=True)
+        "--api", **api_option(" and ".join(smoke_settings.DEFAULT_APIS) + ", the guide's", repeatable=True)
     )
     add_request_options(parser)
     return parser.parse_args(argv)
@@ -52,12 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_ms_per_token=arguments.max_ms_per_token,
             apis=tuple(arguments.api) if arguments.api else None,
         )
-        summary = endpoint_checks.run_smoke_test(endpoint_checks.runtime_client(arguments.region), settings)
-    except endpoint_checks.SmokeTestFailure as failure:
-        print(f"{endpoint_checks.VERDICT_FAILED}: {failure}", file=sys.stderr)
+        summary = smoke_run.run_smoke_test(invocation.runtime_client(arguments.region), settings)
+    except failures.SmokeTestFailure as failure:
+        print(f"{smoke_run.VERDICT_FAILED}: {failure}", file=sys.stderr)
         return 1
     except BotoCoreError as error:  # e.g. no region configured, before any call is made
-        print(f"{endpoint_checks.VERDICT_FAILED}: {error}", file=sys.stderr)
+        print(f"{smoke_run.VERDICT_FAILED}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0

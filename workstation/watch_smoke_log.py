@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import smoke_run
 from workstation.watch_aws import pages
 
 # Each API's wall time per token in the handler's summary.
@@ -27,7 +27,7 @@ def smoke_result(message: str, timestamp: int) -> SmokeResult | None:
             message = str(json.loads(message).get("message", message))
         except (ValueError, AttributeError):
             pass
-    for verdict, passed in ((endpoint_checks.VERDICT_PASSED, True), (endpoint_checks.VERDICT_FAILED, False)):
+    for verdict, passed in ((smoke_run.VERDICT_PASSED, True), (smoke_run.VERDICT_FAILED, False)):
         marker = f"{verdict}: "
         if marker in message:
             return SmokeResult(timestamp, passed, message.split(marker, 1)[1].strip())

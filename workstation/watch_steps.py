@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
 
-from workstation.lambda_checks import endpoint_checks
+from workstation.lambda_checks import smoke_run
 from workstation.watch_aws import StepFailed, error_message
 from workstation.watch_job_log import JOB_STREAM_SUFFIX, ArtifactJobLog, JobRun, StreamTail, run_is_current
 from workstation.watch_progress import Waiting, Watch
@@ -132,7 +132,7 @@ def follow_smoke_test(watch: Watch, stack: str, serving: Serving) -> None:
         if result and not any(trigger.in_progress_since(result.timestamp) for trigger in state.of_type(TRIGGER)):
             if not result.passed:
                 raise StepFailed("smoke test", result.text)
-            watch.say(f"{endpoint_checks.VERDICT_PASSED}: {describe_summary(result.text)}")
+            watch.say(f"{smoke_run.VERDICT_PASSED}: {describe_summary(result.text)}")
             return True
         watch.check(state)
         if not state.in_progress:

@@ -14,7 +14,7 @@ Environment (set by the CDK construct):
   MAX_FIRST_TOKEN_MS    float, budget of time from the request to the first token (default 2000)
   MAX_NEW_TOKENS        int, tokens to generate per call (default 512, the guide's)
   STOP_SEQUENCES        JSON list of strings, e.g. ["<|im_end|>"] for Qwen (default [])
-The defaults and the reasons for them are in endpoint_checks.py.
+The defaults and the reasons for them are in smoke_settings.py.
 
 The event is ignored: whoever invokes the function (a deployment trigger, a pipeline step, the
 console) cannot point it at another endpoint or loosen the budget.
@@ -30,17 +30,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from endpoint_checks import (
-    VERDICT_FAILED,
-    VERDICT_PASSED,
-    Clock,
-    EndpointInvoker,
-    Sleep,
-    SmokeTestFailure,
-    run_smoke_test,
-    runtime_client,
-    settings_from_environment,
-)
+from failures import SmokeTestFailure
+from invocation import EndpointInvoker, Sleep, runtime_client
+from smoke_run import VERDICT_FAILED, VERDICT_PASSED, run_smoke_test
+from smoke_settings import settings_from_environment
+from streaming import Clock
 
 LOGGER = logging.getLogger()
 # A log level configured on the function (AWS_LAMBDA_LOG_LEVEL) is applied by the runtime itself;

@@ -11,7 +11,9 @@ serving_chat.py and serving_completion.py, "data: ...\\n\\n"), and Korean text i
 character in UTF-8: a part may end inside an event, a line or a character. So the bytes of all
 parts are decoded as one UTF-8 text, incrementally, and split into events on blank lines.
 
-Standard library only: the Lambda runtime ships nothing else this needs.
+read_answer then turns the events into the answer (inference_apis.py reads each API's events) and
+the times its tokens arrived; only the standard library and botocore, which the Lambda runtime
+ships, are needed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.eventstream import ParserError
+from botocore.exceptions import EventStreamError
+from failures import ERROR_DETAIL_CHARS, Check, SmokeTestFailure, error_code_and_message
+from inference_apis import Completion, InferenceApi, StreamEvent, checked_completion, parse_event
+
+# botocore's HTTP layer, shipped with it: a stream is read from urllib3 directly, so a connection
+# cut or a read timeout in the middle of an answer raises urllib3's errors, not botocore's.
+from urllib3.exceptions import HTTPError as TransportError  # type: ignore[import-untyped]
+
 # The event-stream member that carries the container's bytes (botocore's sagemaker-runtime
 # model: ResponseStream.PayloadPart.Bytes, an event payload blob).
 PAYLOAD_PART = "PayloadPart"
@@ -29,6 +40,13 @@ PAYLOAD_PART = "PayloadPart"
 # A line ends in CRLF, LF or CR (WHATWG HTML, "Parsing an event stream"); str.splitlines would
 # also split on characters such as U+2028 that JSON may carry unescaped inside a string.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+
+# The OpenAI-style streams end with this event (TGI v3.0.0 router/src/server.rs, chat_completions;
+# vLLM v0.11.0 serving_chat.py and serving_completion.py); TGI's generate stream has none. It
+# carries nothing: an answer is complete when an event says why it ended.
+END_OF_STREAM = "[DONE]"
+
+Clock = Callable[[], float]  # read as a request is sent and as each part of its answer arrives
 
 
 class ServerSentEvents:
@@ -82,7 +100,7 @@ class ServerSentEvents:
         return None
 
 
-def arrivals(event_stream: Iterable[dict[str, Any]], clock: Callable[[], float]) -> Iterator[tuple[float, list[str]]]:
+def arrivals(event_stream: Iterable[dict[str, Any]], clock: Clock) -> Iterator[tuple[float, list[str]]]:
     """For each PayloadPart of a botocore event stream: the clock when it arrived and the data of
     the server-sent events it completed (often one, possibly none or several). The end of the
     stream yields once more, at its own time, with the events only the end completes.
@@ -126,3 +144,81 @@ class TokenTimes:
     @property
     def total_s(self) -> float:
         return self.stream_ended - self.request_sent
+
+
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """A streamed answer and when its tokens arrived."""
+
+    completion: Completion
+    times: TokenTimes
+
+
+def read_answer(
+    api: InferenceApi,
+    event_stream: Any,
+    request_sent: float,
+    clock: Clock,
+    watch: Callable[[TokenTimes], None] | None,
+) -> StreamedAnswer:
+    """The answer in a response's event stream and when its tokens arrived (invocation.invoke_stream
+    says how `clock` and `watch` are used), or the failure of the stream or of the first check the
+    answer does not pass. An exception event before any part is raised as botocore raised it: the
+    retry policy decides on it."""
+    tokens: list[tuple[float, StreamEvent]] = []
+    reported_tokens: int | None = None
+    finished = False
+    parts = 0
+    events = 0
+    stream_ended = request_sent
+    try:
+        for stream_ended, completed in arrivals(event_stream, clock):
+            parts += 1
+            for data in completed:
+                events += 1
+                if data == END_OF_STREAM:
+                    continue
+                event = parse_event(api, data, events)
+                if event.token:
+                    tokens.append((stream_ended, event))
+                finished = finished or event.finished
+                if event.reported_tokens is not None:
+                    reported_tokens = event.reported_tokens
+            if watch is not None:
+                watch(TokenTimes(request_sent, tuple(at for at, _ in tokens), stream_ended))
+    except EventStreamError as error:
+        if not parts:
+            raise  # nothing of the answer has arrived: the retry policy decides
+        code, message = error_code_and_message(error)
+        detail = f"{code} after {parts} payload parts: {message}"
+        raise SmokeTestFailure(Check.STREAM, api.name, detail[:ERROR_DETAIL_CHARS]) from error
+    except (TransportError, ParserError) as error:  # a cut connection, a timeout, a damaged message
+        detail = f"the stream broke after {parts} payload parts: {type(error).__name__}: {error}"
+        raise SmokeTestFailure(Check.STREAM, api.name, detail[:ERROR_DETAIL_CHARS]) from error
+    except UnicodeDecodeError as error:
+        raise SmokeTestFailure(Check.STREAM, api.name, f"the stream is not UTF-8 text: {error}") from error
+    if not finished:
+        raise SmokeTestFailure(
+            Check.STREAM, api.name, f"the stream ended before the answer did ({len(tokens)} tokens, no end reason)"
+        )
+    tokens = _without_role_announcement(tokens)
+    completion = checked_completion(api.name, "".join(event.text for _, event in tokens), len(tokens))
+    if reported_tokens is not None and reported_tokens != completion.generated_tokens:
+        raise SmokeTestFailure(
+            Check.TOKEN_COUNT,
+            api.name,
+            f"the stream carried {completion.generated_tokens} tokens, the server counted {reported_tokens}",
+        )
+    return StreamedAnswer(completion, TokenTimes(request_sent, tuple(at for at, _ in tokens), stream_ended))
+
+
+def _without_role_announcement(tokens: list[tuple[float, StreamEvent]]) -> list[tuple[float, StreamEvent]]:
+    """The token chunks without vLLM's opening chunk, which only names the role: vLLM sends it
+    before the first token and names no role in its token chunks (v0.11.0 serving_chat.py,
+    first_iteration), while TGI names the role in every chunk, so its first token may look alike
+    (v3.0.0 router/src/lib.rs, ChatCompletionChunk::new)."""
+    if len(tokens) >= 2:
+        (_, first), (_, second) = tokens[:2]
+        if first.names_role and not first.text and not first.finished and not second.names_role:
+            return tokens[1:]
+    return tokens

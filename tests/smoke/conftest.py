@@ -12,13 +12,15 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime
-from tests.smoke.moto_fakes import REGION, SMOKE_TEST_LAMBDA, post_json
+from tests.smoke.moto_fakes import REGION, post_json
+from workstation.lambda_checks import LAMBDA_SOURCE
 
 
 @pytest.fixture(scope="session")
 def handler_module() -> ModuleType:
-    """handler.py under a unique module name, so another Lambda's handler.py cannot shadow it."""
-    spec = importlib.util.spec_from_file_location("smoke_test_lambda_handler", SMOKE_TEST_LAMBDA / "handler.py")
+    """handler.py under a unique module name, so another Lambda's handler.py cannot shadow it; the
+    modules it imports are the ones workstation.lambda_checks put on the path and imported."""
+    spec = importlib.util.spec_from_file_location("smoke_test_lambda_handler", LAMBDA_SOURCE / "handler.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

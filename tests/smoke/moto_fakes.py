@@ -21,7 +21,6 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SMOKE_TEST_LAMBDA = PROJECT_ROOT / "lambda" / "smoke_test"
 REGION = "us-east-1"
 
 

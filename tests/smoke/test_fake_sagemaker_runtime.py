@@ -6,19 +6,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import endpoint_checks
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from endpoint_checks import GENERATE, Check, SmokeTestFailure
 
 from tests.fakes.model_streams import tgi_generate
 from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, HttpError, Streamed, Whole, timed
 from tests.smoke.moto_fakes import THROTTLED, generate_body
+from workstation.lambda_checks import failures, inference_apis, invocation
 
 
 @pytest.fixture
 def client(sagemaker_runtime: FakeSageMakerRuntime) -> Any:
-    return endpoint_checks.runtime_client()
+    return invocation.runtime_client()
 
 
 def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
@@ -26,20 +25,22 @@ def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMake
     the streams, so one fake serves a test that mixes both."""
     sagemaker_runtime.answer(Whole(generate_body(tokens=7).encode()))
 
-    body, _ = endpoint_checks.invoke(client, "endpoint", GENERATE, GENERATE.build_payload(7, ()))
+    body, _ = invocation.invoke(
+        client, "endpoint", inference_apis.GENERATE, inference_apis.GENERATE.build_payload(7, ())
+    )
 
-    assert endpoint_checks.parse_body(GENERATE, body).generated_tokens == 7
-    (invocation,) = sagemaker_runtime.invocations
-    assert (invocation.endpoint_name, invocation.streamed) == ("endpoint", False)
-    assert "stream" not in invocation.body
+    assert inference_apis.parse_body(inference_apis.GENERATE, body).generated_tokens == 7
+    (request,) = sagemaker_runtime.invocations
+    assert (request.endpoint_name, request.streamed) == ("endpoint", False)
+    assert "stream" not in request.body
 
 
 def test_one_answer_can_serve_every_request(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
     """A benchmark sends requests for as long as it runs; the fake must answer each alike."""
     sagemaker_runtime.answer(then=Streamed(timed(tgi_generate(["딥", "러닝"]))))
-    payload = GENERATE.build_payload(2, (), stream=True)
+    payload = inference_apis.GENERATE.build_payload(2, (), stream=True)
 
-    answers = [endpoint_checks.invoke_stream(client, "endpoint", GENERATE, payload) for _ in range(3)]
+    answers = [invocation.invoke_stream(client, "endpoint", inference_apis.GENERATE, payload) for _ in range(3)]
 
     assert [answer.completion.text for answer in answers] == ["딥러닝"] * 3
 
@@ -53,7 +54,7 @@ def test_an_error_answers_either_route(sagemaker_runtime: FakeSageMakerRuntime, 
         with pytest.raises(ClientError) as raised:
             call(EndpointName="endpoint", Body=b"{}", ContentType="application/json")
         assert raised.value.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
-    assert [invocation.streamed for invocation in sagemaker_runtime.invocations] == [False, True]
+    assert [request.streamed for request in sagemaker_runtime.invocations] == [False, True]
 
 
 def test_a_request_nothing_was_scripted_for_fails_saying_so(
@@ -63,10 +64,10 @@ def test_a_request_nothing_was_scripted_for_fails_saying_so(
     the reason, not with a retry or a hang."""
     sagemaker_runtime.answer(Streamed([]))
 
-    with pytest.raises(SmokeTestFailure) as raised:
-        endpoint_checks.invoke(client, "endpoint", GENERATE, {})
+    with pytest.raises(failures.SmokeTestFailure) as raised:
+        invocation.invoke(client, "endpoint", inference_apis.GENERATE, {})
 
-    assert raised.value.check is Check.INVOCATION
+    assert raised.value.check is failures.Check.INVOCATION
     assert "ValidationError after 1 attempt: fake: no answer scripted for invocations" in str(raised.value)
 
 
@@ -78,6 +79,4 @@ def test_the_fake_stops_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     time.sleep(0.5)
 
     with pytest.raises(EndpointConnectionError):
-        endpoint_checks.runtime_client().invoke_endpoint(
-            EndpointName="endpoint", Body=b"{}", ContentType="application/json"
-        )
+        invocation.runtime_client().invoke_endpoint(EndpointName="endpoint", Body=b"{}", ContentType="application/json")

@@ -11,20 +11,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-import endpoint_checks
 import pytest
-from endpoint_checks import (
-    DEFAULT_MAX_FIRST_TOKEN_MS,
-    DEFAULT_MAX_MS_PER_TOKEN,
-    FIRST_BACKOFF_S,
-    MAX_ATTEMPTS,
-    PREVIEW_CHARS,
-    PROMPT,
-    RETRY_WINDOW_S,
-    SYSTEM_MESSAGE,
-    Check,
-    SmokeTestFailure,
-)
 
 from tests.fakes.model_streams import (
     SseEvent,
@@ -49,6 +36,7 @@ from tests.fakes.sagemaker_runtime import (
     timed,
 )
 from tests.smoke.moto_fakes import MODEL_ERROR, NOT_FOUND, THROTTLED, UNAVAILABLE, SteppingClock
+from workstation.lambda_checks import failures, inference_apis, invocation, smoke_settings
 
 ENDPOINT = "korean-llm-endpoint"
 # "딥러닝은 데이터에서 표현을 배우는 방법입니다." in 11 tokens: Korean syllables are three bytes each.
@@ -92,7 +80,7 @@ def endpoint_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def client(sagemaker_runtime: FakeSageMakerRuntime) -> Any:
     """A client built as the Lambda builds it (botocore retries off), calling the fake."""
-    return endpoint_checks.runtime_client()
+    return invocation.runtime_client()
 
 
 def streamed(events: Sequence[SseEvent], **timing: float) -> Streamed:
@@ -111,8 +99,8 @@ def run_handler(
     return summary
 
 
-def expect_failure(handler_module: ModuleType, client: Any, **kwargs: Any) -> SmokeTestFailure:
-    with pytest.raises(SmokeTestFailure) as raised:
+def expect_failure(handler_module: ModuleType, client: Any, **kwargs: Any) -> failures.SmokeTestFailure:
+    with pytest.raises(failures.SmokeTestFailure) as raised:
         run_handler(handler_module, client, **kwargs)
     return raised.value
 
@@ -130,12 +118,12 @@ def test_healthy_endpoint_passes_with_only_the_environment(
     assert summary["endpoint"] == ENDPOINT
     assert summary["endpoint_config"] == "ModelConfig-abc123"
     assert (summary["max_ms_per_token"], summary["max_first_token_ms"]) == (60, 2000)
-    assert (DEFAULT_MAX_MS_PER_TOKEN, DEFAULT_MAX_FIRST_TOKEN_MS) == (60, 2000)
+    assert (smoke_settings.DEFAULT_MAX_MS_PER_TOKEN, smoke_settings.DEFAULT_MAX_FIRST_TOKEN_MS) == (60, 2000)
     assert summary["generate"]["generated_tokens"] == 132
     assert summary["messages"]["generated_tokens"] == 99
     for api in ("generate", "messages"):
-        assert 0 < summary[api]["first_token_ms"] <= DEFAULT_MAX_FIRST_TOKEN_MS
-        assert 0 <= summary[api]["decode_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
+        assert 0 < summary[api]["first_token_ms"] <= smoke_settings.DEFAULT_MAX_FIRST_TOKEN_MS
+        assert 0 <= summary[api]["decode_ms_per_token"] <= smoke_settings.DEFAULT_MAX_MS_PER_TOKEN
     assert json.loads(json.dumps(summary)) == summary
 
 
@@ -199,7 +187,7 @@ def test_requests_are_the_guide_payloads_streamed_with_the_profile_settings(
     assert (generate.endpoint_name, generate.streamed) == (ENDPOINT, True)
     assert generate.headers["X-Amzn-SageMaker-Accept"] == "text/event-stream"
     assert generate.body == {
-        "inputs": PROMPT,
+        "inputs": inference_apis.PROMPT,
         "parameters": {
             "max_new_tokens": 64,
             "return_full_text": False,
@@ -210,8 +198,8 @@ def test_requests_are_the_guide_payloads_streamed_with_the_profile_settings(
     }
     assert messages.body == {
         "messages": [
-            {"role": "system", "content": SYSTEM_MESSAGE},
-            {"role": "user", "content": PROMPT},
+            {"role": "system", "content": inference_apis.SYSTEM_MESSAGE},
+            {"role": "user", "content": inference_apis.PROMPT},
         ],
         "max_tokens": 64,
         "stop": ["<|im_end|>"],
@@ -229,7 +217,7 @@ def test_apis_come_from_the_environment(
 
     summary = run_handler(handler_module, client)
 
-    assert [invocation.body.keys() >= {"messages"} for invocation in sagemaker_runtime.invocations] == [True]
+    assert [request.body.keys() >= {"messages"} for request in sagemaker_runtime.invocations] == [True]
     assert "generate" not in summary and summary["messages"]["generated_tokens"] == len(ANSWER)
 
 
@@ -323,7 +311,7 @@ def test_model_error_fails_at_once_without_retry(
 
     failure = expect_failure(handler_module, client, sleeps=sleeps)
 
-    assert failure.check is Check.INVOCATION
+    assert failure.check is failures.Check.INVOCATION
     assert str(failure).startswith("generate: invocation check failed: ModelError after 1 attempt:")
     assert "Received client error (422)" in str(failure)
     assert len(sagemaker_runtime.invocations) == 1
@@ -351,9 +339,9 @@ def test_connection_failure_is_an_invocation_failure(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://127.0.0.1:9")  # discard port: nothing listens
     sleeps: list[float] = []
 
-    failure = expect_failure(handler_module, endpoint_checks.runtime_client(), sleeps=sleeps)
+    failure = expect_failure(handler_module, invocation.runtime_client(), sleeps=sleeps)
 
-    assert failure.check is Check.INVOCATION
+    assert failure.check is failures.Check.INVOCATION
     assert "EndpointConnectionError" in str(failure)
     assert sleeps == []
 
@@ -370,7 +358,7 @@ def test_throttling_and_unavailability_are_retried_then_pass(
     summary = run_handler(handler_module, client, sleeps=sleeps)
 
     assert summary["generate"]["generated_tokens"] == len(ANSWER)
-    assert sleeps == [FIRST_BACKOFF_S, 2 * FIRST_BACKOFF_S]
+    assert sleeps == [invocation.FIRST_BACKOFF_S, 2 * invocation.FIRST_BACKOFF_S]
     assert len(sagemaker_runtime.invocations) == 3 + 1  # generate: two errors then success; messages: first try
 
 
@@ -381,9 +369,9 @@ def test_retries_are_bounded(handler_module: ModuleType, sagemaker_runtime: Fake
 
     failure = expect_failure(handler_module, client, sleeps=sleeps)
 
-    assert f"ThrottlingException after {MAX_ATTEMPTS} attempts: Rate exceeded" in str(failure)
-    assert len(sagemaker_runtime.invocations) == MAX_ATTEMPTS
-    assert sleeps == [FIRST_BACKOFF_S * 2**retry for retry in range(MAX_ATTEMPTS - 1)]
+    assert f"ThrottlingException after {invocation.MAX_ATTEMPTS} attempts: Rate exceeded" in str(failure)
+    assert len(sagemaker_runtime.invocations) == invocation.MAX_ATTEMPTS
+    assert sleeps == [invocation.FIRST_BACKOFF_S * 2**retry for retry in range(invocation.MAX_ATTEMPTS - 1)]
 
 
 def test_no_retry_starts_after_the_retry_window(
@@ -392,12 +380,14 @@ def test_no_retry_starts_after_the_retry_window(
     """Slow throttled attempts must not add up past the Lambda timeout: time bounds retries too."""
     sagemaker_runtime.answer(then=HttpError(*THROTTLED))
     sleeps: list[float] = []
-    # Every clock reading is RETRY_WINDOW_S / 2.4 later: the window allows one retry, not two.
-    failure = expect_failure(handler_module, client, sleeps=sleeps, clock=SteppingClock(RETRY_WINDOW_S / 2.4))
+    # Every clock reading is invocation.RETRY_WINDOW_S / 2.4 later: the window allows one retry, not two.
+    failure = expect_failure(
+        handler_module, client, sleeps=sleeps, clock=SteppingClock(invocation.RETRY_WINDOW_S / 2.4)
+    )
 
     assert "ThrottlingException after 2 attempts" in str(failure)
     assert len(sagemaker_runtime.invocations) == 2
-    assert sleeps == [FIRST_BACKOFF_S]
+    assert sleeps == [invocation.FIRST_BACKOFF_S]
 
 
 def test_internal_stream_failure_before_any_part_is_retried(
@@ -413,7 +403,7 @@ def test_internal_stream_failure_before_any_part_is_retried(
     summary = run_handler(handler_module, client, sleeps=sleeps)
 
     assert summary["generate"]["generated_tokens"] == len(ANSWER)
-    assert sleeps == [FIRST_BACKOFF_S]
+    assert sleeps == [invocation.FIRST_BACKOFF_S]
 
 
 @pytest.mark.parametrize(
@@ -451,7 +441,7 @@ def test_a_stream_error_after_the_answer_began_fails_the_stream_check(
 
     failure = expect_failure(handler_module, client, sleeps=sleeps)
 
-    assert failure.check is Check.STREAM
+    assert failure.check is failures.Check.STREAM
     assert str(failure) == expected_message
     assert len(sagemaker_runtime.invocations) == 1 and sleeps == []
 
@@ -465,7 +455,7 @@ def test_a_connection_cut_mid_answer_fails_the_stream_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.STREAM
+    assert failure.check is failures.Check.STREAM
     assert str(failure).startswith(
         "generate: stream check failed: the stream broke after 3 payload parts: ProtocolError"
     )
@@ -548,7 +538,7 @@ def test_an_error_the_model_streams_fails_the_stream_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.STREAM
+    assert failure.check is failures.Check.STREAM
     assert str(failure) == expected_message
 
 
@@ -560,7 +550,7 @@ def test_an_event_that_is_not_json_fails_the_json_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.JSON_BODY
+    assert failure.check is failures.Check.JSON_BODY
     assert str(failure) == "generate: JSON body check failed: event 1 is not JSON: '<html>502 Bad Gateway</html>'"
 
 
@@ -572,7 +562,7 @@ def test_a_stream_that_is_not_utf8_fails_the_stream_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.STREAM
+    assert failure.check is failures.Check.STREAM
     assert str(failure).startswith("generate: stream check failed: the stream is not UTF-8 text:")
 
 
@@ -666,7 +656,7 @@ def test_wrong_shape_fails_the_shape_check_naming_the_field(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.SHAPE
+    assert failure.check is failures.Check.SHAPE
     assert str(failure).startswith(expected_message)
 
 
@@ -692,7 +682,7 @@ def test_empty_text_fails_the_non_empty_text_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.NON_EMPTY_TEXT
+    assert failure.check is failures.Check.NON_EMPTY_TEXT
     assert f"{json.loads(apis)[0]}: non-empty text check failed: the model returned no text" in str(failure)
 
 
@@ -735,7 +725,7 @@ def test_token_count_is_checked(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.TOKEN_COUNT
+    assert failure.check is failures.Check.TOKEN_COUNT
     assert str(failure) == expected_message
 
 
@@ -750,10 +740,10 @@ def test_slow_decode_fails_the_time_per_token_check(
 
     failure = expect_failure(handler_module, client, clock=clock)
 
-    assert failure.check is Check.TIME_PER_TOKEN
+    assert failure.check is failures.Check.TIME_PER_TOKEN
     assert str(failure) == (
         "generate: time per token check failed: 100.0 ms per token from the first token to the last "
-        f"(300 ms for the 3 after the first) is over the {DEFAULT_MAX_MS_PER_TOKEN:g} ms budget"
+        f"(300 ms for the 3 after the first) is over the {smoke_settings.DEFAULT_MAX_MS_PER_TOKEN:g} ms budget"
     )
 
 
@@ -768,7 +758,7 @@ def test_budgets_come_from_the_environment_and_catch_a_slow_stream(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.TIME_PER_TOKEN
+    assert failure.check is failures.Check.TIME_PER_TOKEN
     match = re.fullmatch(
         r"generate: time per token check failed: (\d+\.\d) ms per token from the first token to the last "
         r"\(\d+ ms for the 10 after the first\) is over the 10 ms budget",
@@ -787,7 +777,7 @@ def test_slow_first_token_fails_the_time_to_first_token_check(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.FIRST_TOKEN
+    assert failure.check is failures.Check.FIRST_TOKEN
     match = re.fullmatch(
         r"generate: time to first token check failed: (\d+) ms from the request to the first token "
         r"is over the 100 ms budget",
@@ -810,7 +800,7 @@ def test_a_decode_certainly_over_budget_is_failed_without_waiting_for_its_end(
     failure = expect_failure(handler_module, client)
 
     assert time.perf_counter() - started < 0.6
-    assert failure.check is Check.TIME_PER_TOKEN
+    assert failure.check is failures.Check.TIME_PER_TOKEN
     match = re.fullmatch(
         r"generate: time per token check failed: still streaming (\d+) ms after the first token, longer than the "
         r"4 tokens after it may take at the 10 ms budget \(40 ms\)",
@@ -832,7 +822,7 @@ def test_a_request_kept_alive_without_a_token_fails_at_the_first_token_budget(
     failure = expect_failure(handler_module, client)
 
     assert time.perf_counter() - started < 1.0
-    assert failure.check is Check.FIRST_TOKEN
+    assert failure.check is failures.Check.FIRST_TOKEN
     match = re.fullmatch(
         r"generate: time to first token check failed: no token (\d+) ms after the request, over the 250 ms budget",
         str(failure),
@@ -870,7 +860,7 @@ def test_bad_configuration_fails_before_any_call(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.CONFIGURATION
+    assert failure.check is failures.Check.CONFIGURATION
     assert expected_message in str(failure)
     assert sagemaker_runtime.invocations == []
 
@@ -887,7 +877,7 @@ def test_logs_hold_a_short_preview_not_the_whole_answer(
 
     assert "smoke test passed" in caplog.text
     assert "END-OF-ANSWER" not in caplog.text
-    assert len(summary["generate"]["preview"]) <= PREVIEW_CHARS
+    assert len(summary["generate"]["preview"]) <= inference_apis.PREVIEW_CHARS
     assert summary["messages"]["preview"].startswith("딥러닝은")
 
 
@@ -897,7 +887,7 @@ def test_failure_is_logged_with_its_check(
     """A metric filter or a person reading the log must find the failed check without the trace."""
     sagemaker_runtime.answer(streamed(tgi_generate([], end_of_sequence=True)))
 
-    with caplog.at_level(logging.INFO), pytest.raises(SmokeTestFailure):
+    with caplog.at_level(logging.INFO), pytest.raises(failures.SmokeTestFailure):
         run_handler(handler_module, client)
 
     assert "smoke test failed: generate: non-empty text check failed" in caplog.text
@@ -918,13 +908,13 @@ def test_vllm_endpoint_passes_with_openai_shaped_streams(
 
     completions, messages = sagemaker_runtime.invocations
     assert completions.body == {
-        "prompt": PROMPT,
+        "prompt": inference_apis.PROMPT,
         "max_tokens": 512,
         "stop": ["<|im_end|>"],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    assert "model" not in messages.body and messages.body["messages"][1]["content"] == PROMPT
+    assert "model" not in messages.body and messages.body["messages"][1]["content"] == inference_apis.PROMPT
     assert summary["completions"]["generated_tokens"] == 22
     assert summary["messages"]["generated_tokens"] == 33
     assert summary["completions"]["preview"].startswith("딥러닝은 데이터에서")
@@ -944,7 +934,7 @@ def test_vllm_rejecting_the_request_is_an_invocation_failure(
 
     failure = expect_failure(handler_module, client)
 
-    assert failure.check is Check.INVOCATION
+    assert failure.check is failures.Check.INVOCATION
     assert str(failure).startswith("completions: invocation check failed: ModelError after 1 attempt:")
     assert "'max_tokens' is too large" in str(failure)
     assert len(sagemaker_runtime.invocations) == 1

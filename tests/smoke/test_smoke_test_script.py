@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import boto3
-from endpoint_checks import DEFAULT_MAX_FIRST_TOKEN_MS, DEFAULT_MAX_MS_PER_TOKEN
 
 from tests.fakes.model_streams import tgi_chat, tgi_generate, vllm_chat, vllm_completion
 from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, Part, Streamed, timed
-from tests.smoke.moto_fakes import SMOKE_TEST_LAMBDA, run_script
+from tests.smoke.moto_fakes import run_script
+from workstation.lambda_checks import LAMBDA_SOURCE, smoke_settings
 
 SCRIPT = "smoke_test.py"
 # The smoke-test function's environment in a vLLM serving stack, as the construct writes it.
@@ -98,8 +98,8 @@ def test_healthy_endpoint_exits_zero_and_prints_the_summary(sagemaker_runtime: F
     assert summary["generate"]["generated_tokens"] == 128
     assert summary["messages"]["generated_tokens"] == 90
     for api in ("generate", "messages"):
-        assert 0 < summary[api]["first_token_ms"] <= DEFAULT_MAX_FIRST_TOKEN_MS
-        assert 0 < summary[api]["decode_ms_per_token"] <= DEFAULT_MAX_MS_PER_TOKEN
+        assert 0 < summary[api]["first_token_ms"] <= smoke_settings.DEFAULT_MAX_FIRST_TOKEN_MS
+        assert 0 < summary[api]["decode_ms_per_token"] <= smoke_settings.DEFAULT_MAX_MS_PER_TOKEN
 
 
 def test_failed_check_exits_non_zero_with_its_message(sagemaker_runtime: FakeSageMakerRuntime) -> None:
@@ -140,7 +140,7 @@ def test_stack_name_tests_as_the_deployed_smoke_test_does(sagemaker_runtime: Fak
     assert (summary["max_ms_per_token"], summary["max_first_token_ms"]) == (55, 1500)
     assert summary["completions"]["generated_tokens"] == 256 and summary["messages"]["generated_tokens"] == 200
     assert "generate" not in summary
-    assert {invocation.endpoint_name for invocation in sagemaker_runtime.invocations} == {"endpoint-from-stack"}
+    assert {request.endpoint_name for request in sagemaker_runtime.invocations} == {"endpoint-from-stack"}
 
 
 def test_options_override_the_deployed_settings(sagemaker_runtime: FakeSageMakerRuntime) -> None:
@@ -224,7 +224,7 @@ def installed_with(distribution: str) -> set[str]:
 def run_with_boto3_alone(script: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     """The script run where only the standard library, boto3 (with what pip installs for it) and the
     repository's own workstation package and Lambda modules can be imported."""
-    lambda_modules = {path.stem for path in SMOKE_TEST_LAMBDA.glob("*.py")}
+    lambda_modules = {path.stem for path in LAMBDA_SOURCE.glob("*.py")}
     allowed = set(sys.stdlib_module_names) | installed_with("boto3") | lambda_modules | {"workstation"}
     harness = f"ALLOWED = {sorted(allowed)!r}\n{ONLY_ALLOWED_IMPORTS}"
     return run_script(script, *arguments, python_options=("-c", harness))

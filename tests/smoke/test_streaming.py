@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from streaming import ServerSentEvents, TokenTimes
+
+from workstation.lambda_checks import streaming
 
 
 def read(*chunks: bytes) -> list[str]:
     """The events of a stream that arrives in these chunks."""
-    reader = ServerSentEvents()
+    reader = streaming.ServerSentEvents()
     events = [event for chunk in chunks for event in reader.feed(chunk)]
     return events + reader.close()
 
@@ -78,7 +79,7 @@ def test_an_event_without_its_blank_line_is_dropped_at_the_end() -> None:
 
 def test_a_stream_that_ends_inside_a_character_is_an_error() -> None:
     """A syllable's first byte with nothing after it is a broken stream, not text to replace."""
-    reader = ServerSentEvents()
+    reader = streaming.ServerSentEvents()
     reader.feed("data: 딥".encode()[:-1])
 
     with pytest.raises(UnicodeDecodeError):
@@ -88,9 +89,9 @@ def test_a_stream_that_ends_inside_a_character_is_an_error() -> None:
 def test_token_times_follow_the_guides_definition() -> None:
     """TGI's time per token is generation time over tokens; from a stream the like figure is the
     time between the first token and the last over the tokens after the first."""
-    times = TokenTimes(request_sent=10.0, tokens=(10.3, 10.35, 10.4, 10.45), stream_ended=10.5)
+    times = streaming.TokenTimes(request_sent=10.0, tokens=(10.3, 10.35, 10.4, 10.45), stream_ended=10.5)
 
     assert times.first_token_s == pytest.approx(0.3)
     assert times.decode_s_per_token == pytest.approx(0.05)
     assert times.total_s == pytest.approx(0.5)
-    assert TokenTimes(request_sent=0.0, tokens=(0.3,), stream_ended=0.3).decode_s_per_token is None
+    assert streaming.TokenTimes(request_sent=0.0, tokens=(0.3,), stream_ended=0.3).decode_s_per_token is None

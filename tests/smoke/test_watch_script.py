@@ -31,7 +31,6 @@ from typing import Any
 
 import boto3
 import pytest
-from endpoint_checks import DEFAULT_MAX_MS_PER_TOKEN, SmokeTestFailure
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import cloudformation_backends
 from moto.cloudformation.custom_model import CustomModel
@@ -49,6 +48,7 @@ from tests.smoke.moto_fakes import (
     run_script,
     smoke_test_function,
 )
+from workstation.lambda_checks import failures, smoke_settings
 from workstation.watch_job_log import JobRun, run_is_current
 from workstation.watch_stacks import Resource
 
@@ -217,7 +217,7 @@ def smoke_test_verdict(
         monkeypatch.setenv("ENDPOINT_NAME", "endpoint")
         sagemaker_runtime.answer(Streamed(timed(tgi_generate(["딥"] * 512))), Streamed(timed(tgi_chat(["딥"] * 500))))
         caplog.clear()
-        with caplog.at_level(logging.INFO), contextlib.suppress(SmokeTestFailure):
+        with caplog.at_level(logging.INFO), contextlib.suppress(failures.SmokeTestFailure):
             handler_module.handler({}, None, sleep=lambda _: None, clock=SteppingClock(seconds_per_part))
         (message,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("smoke test ")]
         return message
@@ -337,7 +337,7 @@ def test_completed_compile_is_reported_phase_by_phase(smoke_test_verdict: Callab
         # The summary's wall time per token: request to the stream's end, read one clock step after
         # the last part (generate: 513 steps for 512 tokens; messages: 502 for 500, [DONE] included).
         "smoke test passed: generate 25.049 ms/token (512 tokens), messages 25.1 ms/token (500 tokens); "
-        f"budget max_ms_per_token {DEFAULT_MAX_MS_PER_TOKEN:g}",
+        f"budget max_ms_per_token {smoke_settings.DEFAULT_MAX_MS_PER_TOKEN:g}",
         f"stack {WORKBENCH}: CREATE_COMPLETE",
         f"stack {SERVING}: CREATE_COMPLETE",
     )

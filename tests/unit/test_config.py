@@ -3,15 +3,12 @@ refuse (or silently mishandle) after a 15-minute deploy, and names the key, the 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
 from inf2_llm.config import SETTINGS, ConfigError, config_for_stage, load_config
 from inf2_llm.profiles import PROFILES
 from inf2_llm.runtimes import TGI, VLLM
-from tests.unit.conftest import PROJECT_ROOT
+from workstation.lambda_checks import smoke_settings
 
 COMPILE = {"model_source": "compile"}
 MIRROR = {"model_source": "mirror"}
@@ -218,18 +215,10 @@ def test_every_key_has_a_default_and_a_description() -> None:
 def test_smoke_test_defaults_match_the_handlers() -> None:
     """The Lambda cannot import the configuration, so it keeps its own defaults for a bare run;
     they must be the same as the configuration's, or the two smoke tests judge differently."""
-    spec = importlib.util.spec_from_file_location(
-        "lambda_endpoint_checks", PROJECT_ROOT / "lambda" / "smoke_test" / "endpoint_checks.py"
-    )
-    assert spec and spec.loader
-    checks = importlib.util.module_from_spec(spec)
-    # Registered first: its dataclasses look their module up while the module executes.
-    sys.modules[spec.name] = checks
-    spec.loader.exec_module(checks)
     defaults = load_config({}).smoke_test
     assert (defaults.max_ms_per_token, defaults.max_new_tokens) == (
-        checks.DEFAULT_MAX_MS_PER_TOKEN,
-        checks.DEFAULT_MAX_NEW_TOKENS,
+        smoke_settings.DEFAULT_MAX_MS_PER_TOKEN,
+        smoke_settings.DEFAULT_MAX_NEW_TOKENS,
     )
 
 
