@@ -9,8 +9,9 @@ from typing import Any
 from workstation.lambda_checks import smoke_run
 from workstation.watch_aws import pages
 
-# Each API's wall time per token in the handler's summary.
-PER_TOKEN_KEY = "wall_ms_per_token"
+# The figures the gate judges in each API's entry of the handler's summary (smoke_run.check_api).
+DECODE_KEY = "decode_ms_per_token"
+FIRST_TOKEN_KEY = "first_token_ms"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ def smoke_result(message: str, timestamp: int) -> SmokeResult | None:
 
 
 def describe_summary(text: str) -> str:
-    """Each API's time per token against the budget, from the handler's JSON summary."""
+    """Each API's decode time per token and time to first token, then the budgets, from the
+    handler's JSON summary."""
     try:
         summary, _ = json.JSONDecoder().raw_decode(text)
     except ValueError:
@@ -43,14 +45,22 @@ def describe_summary(text: str) -> str:
     if not isinstance(summary, dict):
         return text
     apis = [line for name, result in summary.items() if (line := describe_api(name, result))]
-    return f"{', '.join(apis) or text}; budget max_ms_per_token {number(summary.get('max_ms_per_token'))}"
+    budgets = (
+        f"max_ms_per_token {number(summary.get('max_ms_per_token'))}, "
+        f"max_first_token_ms {number(summary.get('max_first_token_ms'))}"
+    )
+    return f"{', '.join(apis) or text}; budgets {budgets}"
 
 
 def describe_api(name: str, result: object) -> str | None:
-    """ "generate 23.4 ms/token (512 tokens)" for an API's entry in the summary; None for other entries."""
-    if not isinstance(result, dict) or PER_TOKEN_KEY not in result:
+    """ "generate 49.1 ms/token decode, first token 310 ms (512 tokens)" for an API's entry in the
+    summary; None for other entries."""
+    if not isinstance(result, dict) or DECODE_KEY not in result:
         return None
-    return f"{name} {number(result[PER_TOKEN_KEY])} ms/token ({number(result.get('generated_tokens'))} tokens)"
+    return (
+        f"{name} {number(result[DECODE_KEY])} ms/token decode, first token {number(result.get(FIRST_TOKEN_KEY))} ms"
+        f" ({number(result.get('generated_tokens'))} tokens)"
+    )
 
 
 def number(value: object) -> str:
