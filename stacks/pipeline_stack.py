@@ -119,6 +119,8 @@ class PipelineStack(Stack):
             shlex.quote(str(config.region)),
             "--max-ms-per-token",
             f"{config.smoke_test.max_ms_per_token:g}",
+            "--max-first-token-ms",
+            f"{config.smoke_test.max_first_token_ms:g}",
             "--max-new-tokens",
             str(config.smoke_test.max_new_tokens),
         ]

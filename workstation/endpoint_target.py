@@ -26,7 +26,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         "--stack-name",
         metavar="STACK",
         help=f"a serving stack: its {ENDPOINT_OUTPUT_KEY} output, called with the settings its smoke-test "
-        "function was deployed with (the runtime's APIs, budget, tokens, stop sequences); options override them",
+        "function was deployed with (the runtime's APIs, budgets, tokens, stop sequences); options override them",
     )
 
 

@@ -17,7 +17,16 @@ from inf2_llm.config import SmokeTestSettings
 from inf2_llm.lint_metadata import acknowledge_checkov
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "smoke_test"
-# Two generations of max_new_tokens at the budget, plus retries while the endpoint warms up.
+# The longest run, two APIs' retries and streamed answers with a stall at the end, takes about 7
+# minutes with the default budgets and at most 590 s with any the configuration accepts (the bound
+# is worked out in lambda/smoke_test/invocation.py; inf2_llm/config/checks.py keeps the budgets
+# within it). Not Lambda's maximum of 15 minutes: CDK's trigger provider, the function that invokes
+# this one and waits for its answer, has those 15 minutes itself (its Timeout: 900 in the template),
+# after up to a minute of retries while its permission to invoke propagates (aws-cdk-lib 2.275.0,
+# custom-resource-handlers/dist/triggers/lambda/index.js). A provider timed out sends CloudFormation
+# no answer, and the deploy then waits out the custom resource's timeout: "The default value is 3600
+# seconds (1 hour)"
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html).
 FUNCTION_TIMEOUT = Duration.minutes(10)
 
 
@@ -78,6 +87,7 @@ class EndpointSmokeTest(Construct):
                 "ENDPOINT_CONFIG_NAME": endpoint.endpoint_config_name,
                 "APIS": json.dumps(list(apis)),
                 "MAX_MS_PER_TOKEN": f"{settings.max_ms_per_token:g}",
+                "MAX_FIRST_TOKEN_MS": f"{settings.max_first_token_ms:g}",
                 "MAX_NEW_TOKENS": str(settings.max_new_tokens),
                 "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
             },

@@ -11,11 +11,20 @@ from inf2_llm.config_error import ConfigError
 from inf2_llm.parsers import neuron_cores
 from inf2_llm.runtimes import RUNTIMES
 
+# How long one answer the smoke test's budgets let pass may stream, seconds. The smoke-test function
+# has 10 minutes (inf2_llm/components/endpoint_smoke_test.py). In its longest run (the bound is
+# worked out in lambda/smoke_test/invocation.py) each of the runtime's two APIs retries for up to
+# 2 minutes, the first then streams an answer that passes, and the second one as long that stalls
+# for the client's 70 s read timeout at its end: 2 x 120 + 140 + (140 + 70) = 590 s, which leaves
+# 10 s for the function to start. A longer allowance would let the function time out without a verdict.
+SMOKE_TEST_ANSWER_SECONDS = 140
+
 
 def check(config: AppConfig, given: Mapping[str, Any]) -> None:
     """Raise `ConfigError` for the first rule `config` breaks; `given` holds the keys that were set."""
     _check_runtime(config, given)
     _check_serving_limits(config)
+    _check_smoke_test(config, given)
     _check_environment(config)
 
 
@@ -91,6 +100,30 @@ def _check_serving_limits(config: AppConfig) -> None:
             notebook.security_group_id,
             "notebook_subnet_id and notebook_security_group_id go together",
         )
+
+
+def _check_smoke_test(config: AppConfig, given: Mapping[str, Any]) -> None:
+    """The longest answer the smoke test's budgets pass: the first token at its budget, then each
+    further token at the decode budget; it must fit the function's time (SMOKE_TEST_ANSWER_SECONDS)."""
+    smoke_test = config.smoke_test
+    answer_s = (smoke_test.max_first_token_ms + smoke_test.max_ms_per_token * (smoke_test.max_new_tokens - 1)) / 1000
+    if answer_s <= SMOKE_TEST_ANSWER_SECONDS:
+        return
+    budgets = {
+        "smoke_test_max_new_tokens": smoke_test.max_new_tokens,
+        "smoke_test_max_ms_per_token": smoke_test.max_ms_per_token,
+        "smoke_test_max_first_token_ms": smoke_test.max_first_token_ms,
+    }
+    # The error names the key that was set, the one to lower; with none set the defaults cannot break the rule.
+    key = next((key for key in budgets if key in given), "smoke_test_max_new_tokens")
+    others = " and ".join(f"{other}={value:g}" for other, value in budgets.items() if other != key)
+    raise ConfigError(
+        key,
+        given.get(key, budgets[key]),
+        f"with {others} an answer within the budgets may stream for {answer_s:.0f} s, over the "
+        f"{SMOKE_TEST_ANSWER_SECONDS} s each answer has in the smoke-test function's 10 minutes "
+        "(two APIs, their retries and a stall): lower the tokens or a budget",
+    )
 
 
 def _check_environment(config: AppConfig) -> None:

@@ -43,11 +43,17 @@ LOGGER = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 FIRST_BACKOFF_S = 1.0  # doubles each retry: at most 1 + 2 + 4 = 7 s asleep per call
-# With the client's timeouts (10 s connect, 70 s read, which on a stream bounds each silence) and
-# the budgets checked as parts arrive, one API's check ends within about RETRY_WINDOW_S + 10 s +
-# 2 x 70 s + the budgets' 33 s (2 s, and 511 tokens at 60 ms) = 303 s, and typically in the
-# answer's 30 s: two checks reach the 10-minute Lambda timeout only if both stall for the full
-# read timeout twice after two minutes of retries, the first still passing.
+# The longest run, for the function's timeout (inf2_llm/components/endpoint_smoke_test.py):
+# - No attempt starts later than RETRY_WINDOW_S after the first, the back-off included.
+# - An answer that passes has ended B = the first-token budget + (tokens - 1) x the decode budget
+#   after its request (2 + 511 x 0.06 = 32.7 s by default): the budgets are checked as each part
+#   arrives, the stream's end included, so a part after that fails the answer.
+# - An attempt that fails ends within the longer of 10 s connect + 2 x 70 s read (the headers
+#   late, then the first part late, over the first-token budget) and B + 70 s (a silence after a
+#   last part still within the budgets): the client's read timeout bounds each silence.
+# With two APIs, the first passing and the second failing: RETRY_WINDOW_S + B + RETRY_WINDOW_S +
+# max(150 s, B + 70 s), which is 120 + 32.7 + 120 + 150 = 423 s with the default budgets, and
+# 590 s with the longest B the configuration accepts, 140 s (inf2_llm/config/checks.py).
 RETRY_WINDOW_S = 120.0
 RETRYABLE_ERROR_CODES = frozenset(
     {"ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException", "InternalStreamFailure"}

@@ -70,7 +70,15 @@ def test_help_describes_the_options() -> None:
     result = run_script(SCRIPT, "--help")
 
     assert result.returncode == 0
-    for option in ("--endpoint-name", "--stack-name", "--region", "--max-ms-per-token", "--stop", "--api"):
+    for option in (
+        "--endpoint-name",
+        "--stack-name",
+        "--region",
+        "--max-ms-per-token",
+        "--max-first-token-ms",
+        "--stop",
+        "--api",
+    ):
         assert option in result.stdout
 
 
@@ -125,6 +133,22 @@ def test_budget_option_is_applied(sagemaker_runtime: FakeSageMakerRuntime) -> No
     assert "1e-09 ms budget" in result.stderr
 
 
+def test_first_token_budget_option_is_applied(sagemaker_runtime: FakeSageMakerRuntime) -> None:
+    """--max-first-token-ms must reach the check: a first token 300 ms after the request passes the
+    default budget and fails a budget of 100 ms, before the rest of the answer is read."""
+    answer = Streamed(timed(tgi_generate(tokens(8)), first_token_s=0.3))
+    sagemaker_runtime.answer(answer, Streamed(timed(tgi_chat(tokens(8)))), answer)
+
+    default = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint")
+    tight = run_script(SCRIPT, "--endpoint-name", "workstation-endpoint", "--max-first-token-ms", "100")
+
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout)["generate"]["first_token_ms"] >= 300
+    assert tight.returncode == 1
+    assert "generate: time to first token check failed" in tight.stderr
+    assert "over the 100 ms budget" in tight.stderr
+
+
 def test_stack_name_tests_as_the_deployed_smoke_test_does(sagemaker_runtime: FakeSageMakerRuntime) -> None:
     """After cdk deploy the stack name is what a developer knows: the endpoint comes from its
     output, and the APIs, budgets, tokens and stop sequences from the stack's smoke-test function,
@@ -148,11 +172,15 @@ def test_options_override_the_deployed_settings(sagemaker_runtime: FakeSageMaker
     create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST)
     sagemaker_runtime.answer(Streamed(timed(vllm_chat(tokens(8)))))
 
-    result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving", "--api", "messages", "--max-ms-per-token", "70")
+    result = run_script(
+        SCRIPT,
+        *("--stack-name", "Inf2Llm-dev-Serving", "--api", "messages"),
+        *("--max-ms-per-token", "70", "--max-first-token-ms", "1800"),
+    )
 
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["max_ms_per_token"] == 70
+    assert (summary["max_ms_per_token"], summary["max_first_token_ms"]) == (70, 1800)
     assert [name for name, result in summary.items() if isinstance(result, dict)] == ["messages"]
 
 

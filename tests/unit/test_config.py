@@ -158,6 +158,12 @@ BAD_INPUTS = [
     ),
     ({"smoke_test_max_ms_per_token": "fast"}, "smoke_test_max_ms_per_token", "number above 0"),
     ({"smoke_test_max_ms_per_token": "-1"}, "smoke_test_max_ms_per_token", "number above 0"),
+    ({"smoke_test_max_first_token_ms": "0"}, "smoke_test_max_first_token_ms", "number above 0"),
+    ({"smoke_test_max_first_token_ms": "90000"}, "smoke_test_max_first_token_ms", "at most 60000"),
+    # The longest answer the budgets pass must fit the smoke-test function's 10 minutes: 2 s to the
+    # first token, then 4095 tokens at 60 ms, is 248 s; 512 tokens at 300 ms is 155 s.
+    ({"smoke_test_max_new_tokens": "4096"}, "smoke_test_max_new_tokens", "may stream for 248 s, over the 140 s"),
+    ({"smoke_test_max_ms_per_token": "300"}, "smoke_test_max_ms_per_token", "smoke_test_max_new_tokens=512 and"),
     ({"startup_timeout_seconds": "300"}, "startup_timeout_seconds", "from 900"),
     # InvokeEndpoint API reference: "The model itself can have a maximum processing time of 60 seconds".
     ({"latency_alarm_seconds": "60"}, "latency_alarm_seconds", "from 1 to 59: InvokeEndpoint gives the model at most"),
@@ -216,10 +222,19 @@ def test_smoke_test_defaults_match_the_handlers() -> None:
     """The Lambda cannot import the configuration, so it keeps its own defaults for a bare run;
     they must be the same as the configuration's, or the two smoke tests judge differently."""
     defaults = load_config({}).smoke_test
-    assert (defaults.max_ms_per_token, defaults.max_new_tokens) == (
+    assert (defaults.max_ms_per_token, defaults.max_first_token_ms, defaults.max_new_tokens) == (
         smoke_settings.DEFAULT_MAX_MS_PER_TOKEN,
+        smoke_settings.DEFAULT_MAX_FIRST_TOKEN_MS,
         smoke_settings.DEFAULT_MAX_NEW_TOKENS,
     )
+
+
+def test_smoke_test_answers_up_to_the_functions_allowance_are_accepted() -> None:
+    """The limit on the budgets refuses only what cannot fit the function's time: 2 s to the first
+    token and 2300 tokens more at 60 ms is exactly the 140 s an answer may take, one token more is not."""
+    assert load_config({"smoke_test_max_new_tokens": "2301"}).smoke_test.max_new_tokens == 2301
+    with pytest.raises(ConfigError, match="smoke_test_max_new_tokens=2302: with smoke_test_max_ms_per_token=60"):
+        load_config({"smoke_test_max_new_tokens": "2302"})
 
 
 def test_each_artifact_gets_its_own_prefix() -> None:

@@ -28,6 +28,7 @@ from tests.unit.conftest import (
     REGION,
     Synthesized,
 )
+from workstation import smoke_test
 
 ENDPOINTS_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/*"
 
@@ -174,6 +175,15 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
     ]
     # The step's role may only invoke endpoints, so it is told the runtime's APIs.
     assert [words[index + 1] for index, word in enumerate(words) if word == "--api"] == ["generate", "messages"]
+    # The script's own parser reads the configured budgets from the command: the step judges as the
+    # deploy trigger does.
+    arguments = smoke_test.parse_arguments(words[2:])
+    configured = load_config(PIPELINE).smoke_test
+    assert (arguments.max_ms_per_token, arguments.max_first_token_ms, arguments.max_new_tokens) == (
+        configured.max_ms_per_token,
+        configured.max_first_token_ms,
+        configured.max_new_tokens,
+    )
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Prod"])

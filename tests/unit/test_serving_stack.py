@@ -10,8 +10,12 @@ import re
 import pytest
 from aws_cdk.assertions import Match
 
+from inf2_llm.components.endpoint_smoke_test import FUNCTION_TIMEOUT
+from inf2_llm.config.checks import SMOKE_TEST_ANSWER_SECONDS
+from inf2_llm.runtimes import RUNTIMES
 from tests.guide import GUIDE_ENVIRONMENT, GUIDE_HUB_MODEL, GUIDE_IMAGE, READ_ON_SAGEMAKER
 from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PROD, VLLM
+from workstation.lambda_checks import invocation
 
 SERVING = "Inf2Llm-dev-Serving"
 WORKBENCH = "Inf2Llm-dev-Workbench"
@@ -216,7 +220,7 @@ def test_autoscaling_only_when_asked(synth) -> None:
 
 
 def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
-    """The handler reads the endpoint, the budget and the stop sequence from its environment."""
+    """The handler reads the endpoint, the budgets and the stop sequence from its environment."""
     template = synth(COMPILE_QWEN).template(SERVING)
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -231,12 +235,49 @@ def test_smoke_test_function_is_configured_from_the_profile(synth) -> None:
                     },
                     "APIS": '["generate", "messages"]',
                     "MAX_MS_PER_TOKEN": "60",
+                    "MAX_FIRST_TOKEN_MS": "2000",
                     "MAX_NEW_TOKENS": "512",
                     "STOP_SEQUENCES": '["<|im_end|>"]',
                 }
             },
         },
     )
+
+
+def test_smoke_test_budgets_come_from_the_configuration(synth) -> None:
+    """Both budgets the gate judges reach the function as set: a budget dropped on the way would
+    leave the deploy judged by the handler's default instead."""
+    template = synth({**HUB, "smoke_test_max_ms_per_token": "55.5", "smoke_test_max_first_token_ms": "1500"}).template(
+        SERVING
+    )
+    budgets = {"MAX_MS_PER_TOKEN": "55.5", "MAX_FIRST_TOKEN_MS": "1500"}
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like(budgets)}}
+    )
+
+
+def test_the_longest_smoke_run_fits_the_function_timeout(synth) -> None:
+    """A run that outlives the function's timeout ends with no verdict in its log, and the trigger
+    then reports only a timeout. The bound (lambda/smoke_test/invocation.py): each API retries for up
+    to the retry window; all but the last then stream an answer the budgets pass, at most
+    SMOKE_TEST_ANSWER_SECONDS (config/checks.py keeps the budgets within it); the last fails as late
+    as it can, after a connect and two read timeouts, or a silence of one read timeout after such an
+    answer. The timeouts are the deployed client's own, and the APIs the most a runtime checks."""
+    client = invocation.runtime_client("us-east-1").meta.config
+    connect_s, read_s = client.connect_timeout, client.read_timeout
+    apis = max(len(runtime.apis) for runtime in RUNTIMES.values())
+    answer_s = SMOKE_TEST_ANSWER_SECONDS
+    longest_s = (
+        apis * invocation.RETRY_WINDOW_S + (apis - 1) * answer_s + max(connect_s + 2 * read_s, answer_s + read_s)
+    )
+    assert longest_s <= FUNCTION_TIMEOUT.to_seconds()
+    template = synth(HUB).template(SERVING)
+    smoke_test = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "handler.handler"}})
+    (function,) = smoke_test.values()
+    (trigger,) = template.find_resources("Custom::Trigger").values()
+    assert function["Properties"]["Timeout"] == FUNCTION_TIMEOUT.to_seconds()
+    # The trigger waits as long as the function may run, and no longer.
+    assert trigger["Properties"]["Timeout"] == str(int(FUNCTION_TIMEOUT.to_seconds() * 1000))
 
 
 def test_smoke_test_can_only_invoke_this_endpoint(synth) -> None:
