@@ -13,6 +13,11 @@ given, one per request, then `then` for every further request. Errors come as Sa
 them: an HTTP status with the error code in x-amzn-ErrorType, which botocore's rest-json parser
 reads, or, once a stream has begun, an exception event.
 
+With `streams_at_once`, it streams at most that many answers at a time, as a server compiled for a
+batch of that size decodes that many requests together (the guide's batch of 4): a further stream
+waits in line, first come first served as in TGI's queue, sending nothing until one ends, and its
+schedule starts when it gets its turn.
+
 The server listens on 127.0.0.1 only, serves at most `max_connections` connections at once, reads
 request bodies of at most MAX_REQUEST_BYTES, and shuts itself down after `lifetime_s` even if a
 test forgets to stop it.
@@ -20,12 +25,14 @@ test forgets to stop it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +48,8 @@ STREAM_ROUTE = "invocations-response-stream"
 
 @dataclass(frozen=True)
 class Part:
-    """A PayloadPart's bytes, sent `at_s` seconds after the request was read."""
+    """A PayloadPart's bytes, sent `at_s` seconds after the request was read (or, had it to wait
+    for a turn, after it got one)."""
 
     at_s: float
     data: bytes
@@ -136,6 +144,29 @@ def split_inside(parts: Sequence[Part], text: str) -> list[Part]:
     raise ValueError(f"no part holds {text!r} starting with a multi-byte character")
 
 
+class _Turns:
+    """At most `size` holders at once; the others wait in line and get their turn in arrival order."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._line: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+            self._changed.wait_for(lambda: self._free > 0 and self._line[0] is ticket)
+            self._line.popleft()
+            self._free -= 1
+            self._changed.notify_all()
+
+    def __exit__(self, *_: object) -> None:
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+
 @dataclass
 class _Script:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,10 +183,13 @@ class _Script:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, script: _Script, max_connections: int) -> None:
+    def __init__(self, script: _Script, max_connections: int, streams_at_once: int | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = script
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.stream_turns: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if streams_at_once is None else _Turns(streams_at_once)
+        )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -190,14 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HttpError(404 if match is None else 413, "ValidationError", f"fake: cannot serve {self.path}"))
             return
         body = self.rfile.read(length)
-        received = time.monotonic()
         streamed = match["route"] == STREAM_ROUTE
         invocation = Invocation(match["endpoint"], streamed, dict(self.headers.items()), json.loads(body or b"null"))
         answer = self.server.script.next_answer(invocation)
         if isinstance(answer, HttpError):
             self._error(answer)
         elif isinstance(answer, Streamed) and streamed:
-            self._stream(answer, received)
+            with self.server.stream_turns:  # its schedule starts when it gets its turn
+                self._stream(answer, time.monotonic())
         elif isinstance(answer, Whole) and not streamed:
             self._whole(answer)
         else:
@@ -221,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
-    def _stream(self, answer: Streamed, received: float) -> None:
+    def _stream(self, answer: Streamed, started: float) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
         self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
@@ -229,11 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for part in answer.parts:
-            self._send_chunk(payload_part(part.data), received + part.at_s)
+            self._send_chunk(payload_part(part.data), started + part.at_s)
         if answer.error is not None:
             error = answer.error
             message = stream_exception(error.exception_type, error.message, error.error_code)
-            self._send_chunk(message, received + error.at_s)
+            self._send_chunk(message, started + error.at_s)
         if answer.drop_connection:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -250,9 +284,11 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeSageMakerRuntime:
     """The server, started and stopped around a test."""
 
-    def __init__(self, *, lifetime_s: float = 300.0, max_connections: int = 64) -> None:
+    def __init__(
+        self, *, lifetime_s: float = 300.0, max_connections: int = 64, streams_at_once: int | None = None
+    ) -> None:
         self._script = _Script()
-        self._server = _Server(self._script, max_connections)
+        self._server = _Server(self._script, max_connections, streams_at_once)
         # A short poll, so stopping takes milliseconds rather than serve_forever's default 0.5 s.
         self._serving = threading.Thread(
             target=self._server.serve_forever, args=(0.01,), name="fake-sagemaker-runtime", daemon=True

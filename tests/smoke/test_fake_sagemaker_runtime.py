@@ -3,6 +3,8 @@ beyond the streams the handler tests already read through it."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from typing import Any
 
@@ -21,15 +23,17 @@ def client(sagemaker_runtime: FakeSageMakerRuntime) -> Any:
 
 
 def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
-    """InvokeEndpoint, which the benchmark still uses, must get its answer from the same fake as
-    the streams, so one fake serves a test that mixes both."""
+    """InvokeEndpoint, the call the README's blocking example makes, must get its answer from the
+    same fake as the streams, so one fake serves a test that mixes both."""
     sagemaker_runtime.answer(Whole(generate_body(tokens=7).encode()))
 
-    body, _ = invocation.invoke(
-        client, "endpoint", inference_apis.GENERATE, inference_apis.GENERATE.build_payload(7, ())
+    response = client.invoke_endpoint(
+        EndpointName="endpoint",
+        Body=json.dumps(inference_apis.GENERATE.build_payload(7, ())),
+        ContentType="application/json",
     )
 
-    assert inference_apis.parse_body(inference_apis.GENERATE, body).generated_tokens == 7
+    assert json.loads(response["Body"].read())[0]["details"]["generated_tokens"] == 7
     (request,) = sagemaker_runtime.invocations
     assert (request.endpoint_name, request.streamed) == ("endpoint", False)
     assert "stream" not in request.body
@@ -62,13 +66,15 @@ def test_a_request_nothing_was_scripted_for_fails_saying_so(
 ) -> None:
     """A test that scripts too few answers, or a stream for a blocking call, must fail at once with
     the reason, not with a retry or a hang."""
-    sagemaker_runtime.answer(Streamed([]))
+    sagemaker_runtime.answer(Whole(b"{}"))
 
     with pytest.raises(failures.SmokeTestFailure) as raised:
-        invocation.invoke(client, "endpoint", inference_apis.GENERATE, {})
+        invocation.invoke_stream(client, "endpoint", inference_apis.GENERATE, {})
 
     assert raised.value.check is failures.Check.INVOCATION
-    assert "ValidationError after 1 attempt: fake: no answer scripted for invocations" in str(raised.value)
+    assert "ValidationError after 1 attempt: fake: no answer scripted for invocations-response-stream" in str(
+        raised.value
+    )
 
 
 def test_the_fake_stops_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +86,29 @@ def test_the_fake_stops_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(EndpointConnectionError):
         invocation.runtime_client().invoke_endpoint(EndpointName="endpoint", Body=b"{}", ContentType="application/json")
+
+
+def test_streams_beyond_the_batch_wait_their_turn_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark's tests stand in for an endpoint compiled for a fixed batch: a stream past it must
+    start only when one ends, first come first served, so the wait shows in its time to first token."""
+    with FakeSageMakerRuntime(streams_at_once=1) as runtime:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
+        runtime.answer(then=Streamed(timed(tgi_generate(["딥", "러닝"]), first_token_s=0.1, per_token_s=0.1)))
+        client = invocation.runtime_client()
+        payload = inference_apis.GENERATE.build_payload(2, (), stream=True)
+        answers: list[Any] = []
+
+        def call() -> None:
+            answers.append(invocation.invoke_stream(client, "endpoint", inference_apis.GENERATE, payload).times)
+
+        callers = [threading.Thread(target=call) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+            time.sleep(0.02)  # in this order
+        for caller in callers:
+            caller.join()
+
+    first, second, third = served = sorted(answers, key=lambda times: times.tokens[0])
+    assert served == sorted(answers, key=lambda times: times.request_sent)  # first come, first served
+    assert second.tokens[0] - first.stream_ended == pytest.approx(0.1, abs=0.03)  # its own 0.1 s, after
+    assert third.tokens[0] - second.stream_ended == pytest.approx(0.1, abs=0.03)
