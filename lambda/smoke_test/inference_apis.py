@@ -1,5 +1,5 @@
-"""The request styles the endpoint answers: each API's payload, blocking and streamed, and how its
-answers read, as a whole body or one server-sent event at a time.
+"""The request styles the endpoint answers: each API's payload, blocking and streamed, for the guide's
+prompt or another, and how a streamed answer reads, one server-sent event at a time.
 
 TGI 3.0.0 (router/src/sagemaker.rs) takes generate and messages on SageMaker's /invocations route,
 vLLM 0.11 (entrypoints/openai/api_server.py) chat completions, here "messages", and completions;
@@ -39,27 +39,30 @@ class StreamEvent:
     finished: bool = False  # the server says why the answer ended
     reported_tokens: int | None = None  # the server's own count of the answer's tokens
     names_role: bool = False  # a chat chunk whose delta names the role
+    prompt_tokens: int | None = None  # the server's count of the prompt's tokens
 
 
 class PayloadBuilder(Protocol):
-    """Builds an API's request body; with stream=True, the streamed form of the same request."""
+    """Builds an API's request body for `prompt` (the guide's question unless given); with
+    stream=True, the streamed form of the same request."""
 
     def __call__(
-        self, max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False
+        self, max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
     ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class InferenceApi:
-    """One request style: how to ask for an answer, and how to read it whole or event by event."""
+    """One request style: how to ask for an answer, and how to read it event by event."""
 
     name: str
     build_payload: PayloadBuilder
-    parse_completion: Callable[[Any], Completion]
     parse_stream_event: Callable[[Any], StreamEvent]
 
 
-def _generate_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False) -> dict[str, Any]:
+def _generate_payload(
+    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
+) -> dict[str, Any]:
     # details=true makes TGI count the generated tokens: in the answer, or on a stream's last event.
     parameters: dict[str, Any] = {
         "max_new_tokens": max_new_tokens,
@@ -68,7 +71,7 @@ def _generate_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, str
     }
     if stop_sequences:
         parameters["stop"] = list(stop_sequences)
-    payload: dict[str, Any] = {"inputs": PROMPT, "parameters": parameters}
+    payload: dict[str, Any] = {"inputs": prompt, "parameters": parameters}
     if stream:
         # TGI v3.0.0 router/src/lib.rs, CompatGenerateRequest.stream: server.rs compat_generate
         # then answers as /generate_stream does.
@@ -87,11 +90,13 @@ def _openai_stream_options(payload: dict[str, Any], stream: bool) -> dict[str, A
     return payload
 
 
-def _messages_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False) -> dict[str, Any]:
+def _messages_payload(
+    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "messages": [
             {"role": "system", "content": SYSTEM_MESSAGE},
-            {"role": "user", "content": PROMPT},
+            {"role": "user", "content": prompt},
         ],
         "max_tokens": max_new_tokens,
     }
@@ -100,9 +105,11 @@ def _messages_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, str
     return _openai_stream_options(payload, stream)
 
 
-def _completions_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False) -> dict[str, Any]:
+def _completions_payload(
+    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
+) -> dict[str, Any]:
     # No "model": vLLM answers 404 to any name but the one it serves, and takes none as that one.
-    payload: dict[str, Any] = {"prompt": PROMPT, "max_tokens": max_new_tokens}
+    payload: dict[str, Any] = {"prompt": prompt, "max_tokens": max_new_tokens}
     if stop_sequences:
         payload["stop"] = list(stop_sequences)
     return _openai_stream_options(payload, stream)
@@ -146,21 +153,12 @@ def checked_completion(api: str, text: str, generated_tokens: int) -> Completion
     return Completion(text=text, generated_tokens=generated_tokens)
 
 
-def _parse_generate(document: Any) -> Completion:
-    # SageMaker's /invocations wraps TGI's generate answer in a one-element list.
-    api = GENERATE.name
-    return checked_completion(
-        api,
-        _field(document, (0, "generated_text"), str, api),
-        _field(document, (0, "details", "generated_tokens"), int, api),
-    )
-
-
 def _parse_generate_event(document: Any) -> StreamEvent:
     """One event of TGI's generate stream: one per token (v3.0.0 router/src/server.rs,
     generate_stream_internal; lib.rs StreamResponse), with generated_text on the last and, asked
-    for with details=true, details.generated_tokens. A special token's text (the end-of-sequence
-    token) is not part of the answer, as TGI leaves it out of generated_text too."""
+    for with details=true, details.generated_tokens and details.input_length, the prompt's tokens
+    (lib.rs StreamDetails). A special token's text (the end-of-sequence token) is not part of the
+    answer, as TGI leaves it out of generated_text too."""
     api = GENERATE.name
     special = _field(document, ("token", "special"), bool, api)
     text = _field(document, ("token", "text"), str, api)
@@ -170,6 +168,7 @@ def _parse_generate_event(document: Any) -> StreamEvent:
         text="" if special else text,
         finished=_field(document, ("generated_text",), str, api, required=False) is not None,
         reported_tokens=None if details is None else _field(document, ("details", "generated_tokens"), int, api),
+        prompt_tokens=_field(document, ("details", "input_length"), int, api, required=False),
     )
 
 
@@ -179,18 +178,6 @@ def _object_is(document: Any, kind: str, api: str) -> None:
         raise SmokeTestFailure(Check.SHAPE, api, f"object is {answered!r}, expected {kind!r}")
 
 
-def _openai_parser(api: str, kind: str, text: Sequence[str | int]) -> Callable[[Any], Completion]:
-    """A parser of an OpenAI-shaped answer: its `object` is `kind`, its text at `text`."""
-
-    def parse(document: Any) -> Completion:
-        _object_is(document, kind, api)
-        return checked_completion(
-            api, _field(document, text, str, api), _field(document, ("usage", "completion_tokens"), int, api)
-        )
-
-    return parse
-
-
 def _openai_stream_parser(
     api: str, kind: str, text: Sequence[str | int], role: Sequence[str | int] | None
 ) -> Callable[[Any], StreamEvent]:
@@ -198,31 +185,32 @@ def _openai_stream_parser(
     choice adds at `text`, the role it names (chat only) at `role`. Each chunk with a choice is one
     token: TGI v3.0.0 makes one per token (server.rs, chat_completions), vLLM v0.11.0 one per
     engine step (serving_chat.py, serving_completion.py), which is one token without speculative
-    decoding. The usage arrives on the last token's chunk from TGI, in a chunk without choices of
-    its own from vLLM."""
+    decoding. The usage, with the answer's and the prompt's token counts, arrives on the last
+    token's chunk from TGI, in a chunk without choices of its own from vLLM."""
 
     def parse(document: Any) -> StreamEvent:
         _object_is(document, kind, api)
         usage = _field(document, ("usage",), dict, api, required=False)
         reported = None if usage is None else _field(document, ("usage", "completion_tokens"), int, api)
+        prompt_tokens = _field(document, ("usage", "prompt_tokens"), int, api, required=False)
         if not _field(document, ("choices",), list, api):
-            return StreamEvent(reported_tokens=reported)
+            return StreamEvent(reported_tokens=reported, prompt_tokens=prompt_tokens)
         return StreamEvent(
             token=True,
             text=_field(document, text, str, api, required=False) or "",
             finished=_field(document, ("choices", 0, "finish_reason"), str, api, required=False) is not None,
             reported_tokens=reported,
             names_role=role is not None and _field(document, role, str, api, required=False) is not None,
+            prompt_tokens=prompt_tokens,
         )
 
     return parse
 
 
-GENERATE = InferenceApi("generate", _generate_payload, _parse_generate, _parse_generate_event)
+GENERATE = InferenceApi("generate", _generate_payload, _parse_generate_event)
 MESSAGES = InferenceApi(
     "messages",
     _messages_payload,
-    _openai_parser("messages", "chat.completion", ("choices", 0, "message", "content")),
     _openai_stream_parser(
         "messages", "chat.completion.chunk", ("choices", 0, "delta", "content"), ("choices", 0, "delta", "role")
     ),
@@ -230,20 +218,9 @@ MESSAGES = InferenceApi(
 COMPLETIONS = InferenceApi(
     "completions",
     _completions_payload,
-    _openai_parser("completions", "text_completion", ("choices", 0, "text")),
     _openai_stream_parser("completions", "text_completion", ("choices", 0, "text"), None),
 )
 INFERENCE_APIS = {api.name: api for api in (GENERATE, MESSAGES, COMPLETIONS)}
-
-
-def parse_body(api: InferenceApi, body: bytes) -> Completion:
-    """The completion in a response body, or the failure of the first check it does not pass."""
-    try:
-        document = json.loads(body)
-    except ValueError as error:  # also covers bodies that are not UTF-8
-        shown = preview(body.decode("utf-8", errors="replace"))
-        raise SmokeTestFailure(Check.JSON_BODY, api.name, f"the body is not JSON: {shown!r}") from error
-    return api.parse_completion(document)
 
 
 def parse_event(api: InferenceApi, data: str, number: int) -> StreamEvent:

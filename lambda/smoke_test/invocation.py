@@ -1,6 +1,5 @@
-"""Calling the endpoint: the runtime client, a streamed InvokeEndpointWithResponseStream (read by
-streaming.py), and a blocking InvokeEndpoint for the benchmark, which still times whole answers.
-Either call's errors become the SmokeTestFailure of the check they fail.
+"""Calling the endpoint: the runtime client and a streamed InvokeEndpointWithResponseStream (read by
+streaming.py), whose errors become the SmokeTestFailure of the check they fail.
 
 Retry policy (for the smoke test; the benchmark makes one attempt per request): retried, at
 most MAX_ATTEMPTS times with exponential back-off and never starting later than RETRY_WINDOW_S
@@ -78,8 +77,8 @@ def runtime_client(region_name: str | None = None, *, max_pool_connections: int 
         # One retry policy, the logged one above: botocore's would multiply the attempts unseen.
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=10,
-        # SageMaker ends a blocking invocation at 60 s with a ModelError: wait for that answer. On a
-        # stream this bounds each wait for the next bytes, which TGI's keep-alive breaks every 15 s.
+        # On a stream this bounds each wait for the next bytes, which TGI's keep-alive breaks every
+        # 15 s; 70 s is what the InvokeEndpoint API reference advises for a model given 60 s.
         read_timeout=70,
         max_pool_connections=max_pool_connections,
     )
@@ -126,21 +125,6 @@ def _request(endpoint_name: str, payload: dict[str, Any], *, accept: str) -> dic
         "Accept": accept,
         "Body": json.dumps(payload).encode("utf-8"),
     }
-
-
-def invoke(
-    client: EndpointInvoker, endpoint_name: str, api: InferenceApi, payload: dict[str, Any]
-) -> tuple[bytes, float]:
-    """The response body and the wall time in seconds of one blocking call, made once: its caller,
-    the benchmark, measures, and a retry would hide the overload it measures."""
-
-    def attempt() -> tuple[bytes, float]:
-        started = time.perf_counter()
-        response = client.invoke_endpoint(**_request(endpoint_name, payload, accept="application/json"))
-        body: bytes = response["Body"].read()
-        return body, time.perf_counter() - started
-
-    return _with_retries(api, attempt, attempts=1, sleep=time.sleep, clock=time.perf_counter)
 
 
 def invoke_stream(

@@ -148,10 +148,12 @@ class TokenTimes:
 
 @dataclass(frozen=True)
 class StreamedAnswer:
-    """A streamed answer and when its tokens arrived."""
+    """A streamed answer, when its tokens arrived, and the prompt's tokens as the server counted
+    them (None when it did not say)."""
 
     completion: Completion
     times: TokenTimes
+    prompt_tokens: int | None = None
 
 
 def read_answer(
@@ -167,6 +169,7 @@ def read_answer(
     retry policy decides on it."""
     tokens: list[tuple[float, StreamEvent]] = []
     reported_tokens: int | None = None
+    prompt_tokens: int | None = None
     finished = False
     parts = 0
     events = 0
@@ -184,6 +187,8 @@ def read_answer(
                 finished = finished or event.finished
                 if event.reported_tokens is not None:
                     reported_tokens = event.reported_tokens
+                if event.prompt_tokens is not None:
+                    prompt_tokens = event.prompt_tokens
             if watch is not None:
                 watch(TokenTimes(request_sent, tuple(at for at, _ in tokens), stream_ended))
     except EventStreamError as error:
@@ -209,7 +214,8 @@ def read_answer(
             api.name,
             f"the stream carried {completion.generated_tokens} tokens, the server counted {reported_tokens}",
         )
-    return StreamedAnswer(completion, TokenTimes(request_sent, tuple(at for at, _ in tokens), stream_ended))
+    times = TokenTimes(request_sent, tuple(at for at, _ in tokens), stream_ended)
+    return StreamedAnswer(completion, times, prompt_tokens)
 
 
 def _without_role_announcement(tokens: list[tuple[float, StreamEvent]]) -> list[tuple[float, StreamEvent]]:

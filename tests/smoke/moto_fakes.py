@@ -217,10 +217,14 @@ NOT_FOUND = (400, "ValidationError", "Endpoint missing of account 123456789012 n
 
 
 def run_script(
-    script: str, *arguments: str, timeout: float = 30, python_options: Sequence[str] = ()
+    script: str,
+    *arguments: str,
+    timeout: float = 30,
+    python_options: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a script under scripts/ as a developer would, with the test's AWS environment (and the
-    interpreter's options before the script, such as -c with a harness that runs it).
+    interpreter's options before the script, such as -c with a harness that runs it), from `cwd`.
 
     Output is decoded without newline translation, so a progress line's carriage returns stay.
     """
@@ -229,6 +233,7 @@ def run_script(
         capture_output=True,
         timeout=timeout,
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        cwd=cwd,
         check=False,
     )
     return subprocess.CompletedProcess(
