@@ -247,3 +247,16 @@ def test_a_stack_whose_endpoint_cannot_be_described_is_priced_as_the_guides(
     assert f"cannot read the instances of {ENDPOINT} (" in result.stderr
     assert "priced as 1 x ml.inf2.xlarge" in result.stderr
     assert json.loads(result.stdout)["price"]["usd_per_hour"] == 0.99
+
+
+def test_both_readmes_show_the_chart_drawn_against_the_fake_server() -> None:
+    """The README's example chart must be there to see, and must say where its figures come from: a
+    chart of the fake server taken for hardware would invent a measurement."""
+    chart = PROJECT_ROOT / "docs" / "benchmark-fake-server.png"
+
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+    for readme, label in (("README.md", "offline fake SageMaker"), ("README.ko.md", "오프라인 가짜 SageMaker")):
+        text = (PROJECT_ROOT / readme).read_text(encoding="utf-8")
+        link = f"]({chart.relative_to(PROJECT_ROOT)})"
+        shown_at = text.index(link)  # the image, and the paragraph under it
+        assert label in text[shown_at - 200 : shown_at + 600]
