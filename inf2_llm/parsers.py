@@ -7,6 +7,7 @@ each parser accepts both.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,7 +16,9 @@ from inf2_llm.config_error import ConfigError
 
 Parser = Callable[[str, Any], Any]
 
-# Neuron cores per instance size: one Inferentia2 chip has two.
+# One Inferentia2 chip (device) has two Neuron cores.
+NEURON_CORES_PER_DEVICE = 2
+# Neuron cores per instance size.
 INF2_NEURON_CORES = {"xlarge": 2, "8xlarge": 2, "24xlarge": 12, "48xlarge": 24}
 
 
@@ -86,6 +89,16 @@ def matching(pattern: str, description: str, *, optional: bool = False) -> Parse
     return parse
 
 
+def hour_window(key: str, raw: Any) -> tuple[int, int] | None:
+    """Whole hours `HH-HH` of a 24-hour clock, the first before the second, as (start, end); empty is None."""
+    if raw in (None, ""):
+        return None
+    found = re.fullmatch(r"([01]\d|2[0-3])-([01]\d|2[0-3])", str(raw))
+    if not found or int(found[1]) >= int(found[2]):
+        raise ConfigError(key, raw, "must be hours HH-HH of a 24-hour clock, the first before the second, e.g. 09-18")
+    return int(found[1]), int(found[2])
+
+
 def inf2_instance_type(key: str, raw: Any) -> str:
     sizes = ", ".join(f"ml.inf2.{size}" for size in INF2_NEURON_CORES)
     if not isinstance(raw, str) or not re.fullmatch(r"ml\.inf2\.[0-9a-z]+", raw):
@@ -98,3 +111,8 @@ def inf2_instance_type(key: str, raw: Any) -> str:
 def neuron_cores(instance_type: str) -> int:
     """The Neuron cores of an instance type that `inf2_instance_type` accepted."""
     return INF2_NEURON_CORES[instance_type.removeprefix("ml.inf2.")]
+
+
+def inferentia2_devices(cores: int) -> int:
+    """The Inferentia2 devices whose Neuron cores a model sharded on `cores` occupies."""
+    return math.ceil(cores / NEURON_CORES_PER_DEVICE)

@@ -27,5 +27,7 @@ class LlmStage(Stage):
         for application in Aspects.of(self.node.root).applied:
             Aspects.of(self).add(application.aspect, priority=application.priority)
         self.system = add_llm_system(self, config=config, name_prefix="Inf2Llm-")
-        # Re-exposed so that the pipeline can hand the endpoint's name to a post-deploy step.
+        # Re-exposed so that the pipeline can hand the endpoint's name (and its inference
+        # component's, with scale_to_zero) to a post-deploy step.
         self.endpoint_name_output: CfnOutput = self.system.serving.endpoint_name_output
+        self.inference_component_name_output: CfnOutput | None = self.system.serving.inference_component_name_output

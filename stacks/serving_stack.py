@@ -9,13 +9,17 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from inf2_llm.components.artifact_store import ArtifactStore
+from inf2_llm.components.component_scaling import ScaleToZero
 from inf2_llm.components.container_image import runtime_image
 from inf2_llm.components.endpoint_alarms import add_endpoint_alarms
 from inf2_llm.components.endpoint_autoscaling import add_endpoint_autoscaling
+from inf2_llm.components.endpoint_hosting import ModelInVariant
 from inf2_llm.components.endpoint_smoke_test import EndpointSmokeTest
+from inf2_llm.components.inference_component import InferenceComponentHosting
 from inf2_llm.components.model_endpoint import ModelEndpoint
 from inf2_llm.components.model_source import HubModel, ModelArtifact
 from inf2_llm.config import AppConfig
+from inf2_llm.parsers import inferentia2_devices
 from stacks.retention import log_retention, removal_policy
 
 
@@ -34,10 +38,20 @@ class ServingStack(Stack):
         super().__init__(
             scope, construct_id, description=f"inf2-llm: {config.runtime.title} endpoint and smoke test", **kwargs
         )
+        settings = config.endpoint
+        ami_version = config.runtime.inference_ami_version
         self.model_endpoint = ModelEndpoint(
             self,
             "Model",
-            settings=config.endpoint,
+            hosting=(
+                InferenceComponentHosting(
+                    settings=settings,
+                    inference_ami_version=ami_version,
+                    accelerator_devices=inferentia2_devices(config.compilation.num_cores),
+                )
+                if settings.scale_to_zero
+                else ModelInVariant(settings=settings, inference_ami_version=ami_version)
+            ),
             runtime=config.runtime,
             image=runtime_image(self, runtime=config.runtime, tag=config.image_tag),
             compilation=config.compilation,
@@ -49,14 +63,25 @@ class ServingStack(Stack):
             ),
         )
         add_endpoint_alarms(
-            self.model_endpoint, topic=alarm_topic, latency_alarm_seconds=config.endpoint.latency_alarm_seconds
+            self.model_endpoint, topic=alarm_topic, latency_alarm_seconds=settings.latency_alarm_seconds
         )
-        if config.endpoint.autoscaling:
+        if settings.scale_to_zero:
+            # One copy per instance: the ceiling of instances is the ceiling of copies.
+            ScaleToZero(
+                self,
+                "ScaleToZero",
+                endpoint=self.model_endpoint,
+                max_copies=settings.autoscaling_max_instances,
+                invocations_per_copy=settings.invocations_per_instance_target,
+                warm_hours=settings.warm_hours,
+                warm_timezone=settings.warm_timezone,
+            )
+        elif settings.autoscaling:
             add_endpoint_autoscaling(
                 self.model_endpoint,
-                min_instances=config.endpoint.autoscaling_min_instances,
-                max_instances=config.endpoint.autoscaling_max_instances,
-                invocations_per_instance=config.endpoint.invocations_per_instance_target,
+                min_instances=settings.autoscaling_min_instances,
+                max_instances=settings.autoscaling_max_instances,
+                invocations_per_instance=settings.invocations_per_instance_target,
             )
         if artifact_ready:
             # The endpoint may only be created once the notebook has signalled that the model
@@ -74,3 +99,8 @@ class ServingStack(Stack):
             removal_policy=removal_policy(config),
         )
         self.endpoint_name_output = CfnOutput(self, "EndpointName", value=self.model_endpoint.endpoint_name)
+        # InvokeEndpoint on an endpoint that hosts inference components names one of them.
+        component_name = self.model_endpoint.inference_component_name
+        self.inference_component_name_output = (
+            CfnOutput(self, "InferenceComponentName", value=component_name) if component_name else None
+        )

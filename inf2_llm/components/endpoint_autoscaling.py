@@ -5,7 +5,12 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 
+from inf2_llm.components.endpoint_hosting import VARIANT_NAME
 from inf2_llm.components.model_endpoint import ModelEndpoint
+
+# An inf2 instance takes 15 minutes to come into service; scaling in fast would thrash.
+SCALE_IN_COOLDOWN = Duration.minutes(30)
+SCALE_OUT_COOLDOWN = Duration.minutes(5)
 
 
 def add_endpoint_autoscaling(
@@ -20,7 +25,7 @@ def add_endpoint_autoscaling(
         endpoint,
         "ScalableTarget",
         service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-        resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{endpoint.variant_name}",
+        resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{VARIANT_NAME}",
         scalable_dimension="sagemaker:variant:DesiredInstanceCount",
         min_capacity=min_instances,
         max_capacity=max_instances,
@@ -29,8 +34,7 @@ def add_endpoint_autoscaling(
         "InvocationsPerInstance",
         predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
         target_value=invocations_per_instance,
-        # An inf2 instance takes 15 minutes to come into service; scaling in fast would thrash.
-        scale_in_cooldown=Duration.minutes(30),
-        scale_out_cooldown=Duration.minutes(5),
+        scale_in_cooldown=SCALE_IN_COOLDOWN,
+        scale_out_cooldown=SCALE_OUT_COOLDOWN,
     )
     return target

@@ -32,7 +32,8 @@ FUNCTION_TIMEOUT = Duration.minutes(10)
 
 class EndpointSmokeTest(Construct):
     """The smoke-test function; with `settings.on_deploy` a CDK trigger runs it once the endpoint
-    is in service, and an exception in the handler fails the deploy.
+    (and its inference component, where it hosts one) is in service, and an exception in the
+    handler fails the deploy.
 
     The trigger runs whenever the function's version changes. A new model, image or setting
     replaces the endpoint's configuration and updates the endpoint in place, under the same
@@ -90,6 +91,12 @@ class EndpointSmokeTest(Construct):
                 "MAX_FIRST_TOKEN_MS": f"{settings.max_first_token_ms:g}",
                 "MAX_NEW_TOKENS": str(settings.max_new_tokens),
                 "STOP_SEQUENCES": json.dumps(list(stop_sequences)),
+                # Only an endpoint that hosts an inference component has one to name.
+                **(
+                    {"INFERENCE_COMPONENT_NAME": endpoint.inference_component_name}
+                    if endpoint.inference_component_name
+                    else {}
+                ),
             },
         )
         acknowledge_checkov(
@@ -110,7 +117,7 @@ class EndpointSmokeTest(Construct):
                 self,
                 "RunAfterDeploy",
                 handler=self.function,
-                execute_after=[endpoint.endpoint],
+                execute_after=[endpoint.ready],
                 invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
                 timeout=FUNCTION_TIMEOUT,
             )

@@ -13,23 +13,24 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from inf2_llm.components.container_image import ContainerImage
+from inf2_llm.components.endpoint_hosting import EndpointHosting
 from inf2_llm.components.model_source import ModelSource
 from inf2_llm.components.sagemaker_role import sagemaker_role
-from inf2_llm.config import EndpointSettings
 from inf2_llm.lint_metadata import acknowledge_checkov
 from inf2_llm.profiles import NeuronCompilation
 from inf2_llm.runtimes import ServingRuntime
 
-VARIANT_NAME = "AllTraffic"
 # What calling an endpoint takes: the runtime API's InvokeEndpoint, nothing else.
 INVOKE_ACTIONS = ["sagemaker:InvokeEndpoint"]
 
 
 class ModelEndpoint(Construct):
-    """Model, endpoint configuration and endpoint, serving the model `model` supplies.
+    """Model, endpoint configuration and endpoint, serving the model `model` supplies the way
+    `hosting` hosts it (endpoint_hosting.py, inference_component.py).
 
-    `grant_invoke` lets a principal call it; `metric` gives its variant's CloudWatch metrics (see
-    endpoint_alarms.py and endpoint_autoscaling.py, which add resources in this construct's scope).
+    `grant_invoke` lets a principal call it; `metric` gives the CloudWatch metrics of what serves
+    requests (see endpoint_alarms.py and endpoint_autoscaling.py, which add resources in this
+    construct's scope, and component_scaling.py).
     """
 
     def __init__(
@@ -37,7 +38,7 @@ class ModelEndpoint(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: EndpointSettings,
+        hosting: EndpointHosting,
         runtime: ServingRuntime,
         image: ContainerImage,
         compilation: NeuronCompilation,
@@ -79,32 +80,21 @@ class ModelEndpoint(Construct):
         # role itself, its policy has to be waited for.
         self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
 
-        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name=VARIANT_NAME,
-            model_name=self.model.attr_model_name,
-            instance_type=settings.instance_type,
-            initial_instance_count=settings.instance_count,
-            initial_variant_weight=1,
-            volume_size_in_gb=settings.volume_size_gb,
-            container_startup_health_check_timeout_in_seconds=settings.startup_timeout_seconds,
-            model_data_download_timeout_in_seconds=settings.download_timeout_seconds,
-            inference_ami_version=runtime.inference_ami_version,
+        hosted = hosting.host(
+            self, model=self.model, role=self.role, network_isolation=source.network_isolation, key=key
         )
-        endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn, production_variants=[variant]
-        )
-        self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=endpoint_config.attr_endpoint_config_name
-        )
+        self.endpoint = hosted.endpoint
         self.endpoint_name = self.endpoint.attr_endpoint_name
-        self.variant_name = VARIANT_NAME
         # Ref of a SageMaker endpoint is its ARN.
         self.endpoint_arn = self.endpoint.ref
-        self.endpoint_config_name = endpoint_config.attr_endpoint_config_name
+        self.endpoint_config_name = hosted.endpoint_config.attr_endpoint_config_name
+        self.ready = hosted.ready
+        self.inference_component_name = hosted.inference_component_name
+        self._metric_dimensions = hosted.metric_dimensions
         # Model and endpoint configuration take every property at creation: any change replaces
         # the configuration under a new generated name and updates the endpoint in place. This
-        # digest of their properties, as the template holds them, changes exactly then.
-        served = [container, source.network_isolation, variant, key.key_arn]
+        # digest of what serves the model, as the template holds it, changes exactly then.
+        served = [container, source.network_isolation, *hosted.served, key.key_arn]
         self.configuration_digest = hashlib.sha256(
             json.dumps(Stack.of(self).resolve(served), sort_keys=True).encode()
         ).hexdigest()[:16]
@@ -129,11 +119,12 @@ class ModelEndpoint(Construct):
         )
 
     def metric(self, metric_name: str, *, statistic: str) -> cloudwatch.Metric:
-        """A metric of the endpoint's variant in the AWS/SageMaker namespace, over 5 minutes."""
+        """An invocation metric, in the AWS/SageMaker namespace over 5 minutes, of what serves
+        requests: the endpoint's variant, or its inference component."""
         return cloudwatch.Metric(
             namespace="AWS/SageMaker",
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            dimensions_map=dict(self._metric_dimensions),
             statistic=statistic,
             period=Duration.minutes(5),
         )

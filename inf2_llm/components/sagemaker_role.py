@@ -10,6 +10,9 @@ from constructs import Construct
 from inf2_llm.components.container_image import ContainerImage
 from inf2_llm.components.nag import acknowledge_wildcard_resource
 
+# What SageMaker does with a log group it writes a resource's logs to.
+LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+
 
 def sagemaker_role(
     scope: Construct,
@@ -31,7 +34,7 @@ def sagemaker_role(
     )
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            actions=LOG_ACTIONS,
             resources=[log_group_arn],
         )
     )

@@ -25,6 +25,7 @@ def check(config: AppConfig, given: Mapping[str, Any]) -> None:
     _check_runtime(config, given)
     _check_serving_limits(config)
     _check_smoke_test(config, given)
+    _check_scale_to_zero(config, given)
     _check_environment(config)
 
 
@@ -124,6 +125,40 @@ def _check_smoke_test(config: AppConfig, given: Mapping[str, Any]) -> None:
         f"{SMOKE_TEST_ANSWER_SECONDS} s each answer has in the smoke-test function's 10 minutes "
         "(two APIs, their retries and a stall): lower the tokens or a budget",
     )
+
+
+def _check_scale_to_zero(config: AppConfig, given: Mapping[str, Any]) -> None:
+    """What scaling to zero decides itself: the component's scaling is on, its floor is zero, and
+    instances follow its copies; the warm hours belong to it."""
+    endpoint = config.endpoint
+    if not endpoint.scale_to_zero:
+        if endpoint.warm_hours:
+            start, end = endpoint.warm_hours
+            raise ConfigError(
+                "warm_hours",
+                f"{start:02d}-{end:02d}",
+                "keeps a copy of a scale-to-zero endpoint: set scale_to_zero=true",
+            )
+        return
+    if not endpoint.autoscaling and "autoscaling" in given:
+        raise ConfigError(
+            "autoscaling",
+            "false",
+            "scale_to_zero=true scales the copies to zero and back with scaling policies; leave autoscaling unset",
+        )
+    if "autoscaling_min_instances" in given:
+        raise ConfigError(
+            "autoscaling_min_instances",
+            endpoint.autoscaling_min_instances,
+            "with scale_to_zero=true the floor is zero copies; warm_hours keeps one during working hours",
+        )
+    if endpoint.instance_count != 1:
+        raise ConfigError(
+            "endpoint_instance_count",
+            endpoint.instance_count,
+            "with scale_to_zero=true the instances follow the copies (one per instance), starting from one; "
+            "autoscaling_max_instances bounds both",
+        )
 
 
 def _check_environment(config: AppConfig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inf2_llm.parsers import boolean, inf2_instance_type, matching, positive_number, whole_number
+from inf2_llm.parsers import boolean, hour_window, inf2_instance_type, matching, positive_number, whole_number
 from inf2_llm.settings import setting
 
 # InvokeEndpoint's limit on the model's processing time, seconds.
@@ -124,19 +124,49 @@ class EndpointSettings:
         "Subscribes this address to the environment's alarm topic (SNS asks it to confirm).",
     )
     autoscaling: bool = setting(
-        "autoscaling", boolean, "Target-tracking autoscaling on invocations per instance.", default=False
+        "autoscaling",
+        boolean,
+        "Target-tracking autoscaling on invocations per instance; `scale_to_zero` scales copies instead.",
+        default=False,
     )
     autoscaling_min_instances: int = setting(
-        "autoscaling_min_instances", whole_number(1, 32), "Autoscaling floor.", default=1
+        "autoscaling_min_instances",
+        whole_number(1, 32),
+        "Autoscaling floor (with `scale_to_zero`, zero copies).",
+        default=1,
     )
     autoscaling_max_instances: int = setting(
-        "autoscaling_max_instances", whole_number(1, 32), "Autoscaling ceiling.", default=2
+        "autoscaling_max_instances",
+        whole_number(1, 32),
+        "Autoscaling ceiling; with `scale_to_zero`, of instances and copies alike (one copy per instance).",
+        default=2,
     )
     invocations_per_instance_target: int = setting(
         "invocations_per_instance_target",
         whole_number(1, 10000),
-        "Autoscaling target: invocations per instance per minute.",
+        "Autoscaling target: invocations per instance (with `scale_to_zero`, per copy) per minute.",
         default=20,
+    )
+    scale_to_zero: bool = setting(
+        "scale_to_zero",
+        boolean,
+        "Serve the model as an inference component that scales to zero instances when idle and back "
+        "on the next request (see Scale to zero); recommended for dev.",
+        default=False,
+    )
+    warm_hours: tuple[int, int] | None = setting(
+        "warm_hours",
+        hour_window,
+        "With `scale_to_zero`: keep one copy running from the first hour to the second on weekdays, e.g. `09-18`.",
+    )
+    warm_timezone: str = setting(
+        "warm_timezone",
+        # "Valid values are the canonical names of the IANA time zones supported by Joda-Time (such as
+        # Etc/GMT+9 or Pacific/Tahiti)"
+        # (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScheduledAction.html).
+        matching(r"UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2}", "an IANA time zone name such as Asia/Seoul or UTC"),
+        "Time zone of `warm_hours`.",
+        default="UTC",
     )
 
 

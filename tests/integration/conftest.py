@@ -9,6 +9,8 @@ files are hidden from the CLI.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import signal
 import socket
@@ -32,6 +34,21 @@ SERVER_START_SECONDS = 30
 # The server exits by itself after this long, even if this process is killed before teardown.
 SERVER_MAX_SECONDS = 600
 STOP_GRACE_SECONDS = 10
+BOOTSTRAP_TIMEOUT = 150
+TIMES_FILE = PROJECT_ROOT / ".build" / "rehearsal-times.json"
+
+_times: dict[str, Any] = {}
+
+
+def record_times(**entries: Any) -> None:
+    """Add `entries` to the rehearsal's measurements in .build/rehearsal-times.json."""
+    _times.update(entries)
+    TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    versions = {
+        "moto": importlib.metadata.version("moto"),
+        "cdk_cli": json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"],
+    }
+    TIMES_FILE.write_text(json.dumps({"region": REGION, **versions, **_times}, indent=2, sort_keys=True) + "\n")
 
 
 def _free_localhost_port() -> int:
@@ -169,4 +186,13 @@ def cdk_cli(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Cal
             pytest.fail(f"`{' '.join(command)}` exited with {process.returncode}:\n{output[-5000:]}")
         return CliRun(args=list(args), returncode=process.returncode, output=output, seconds=seconds)
 
+    return run
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(cdk_cli: Callable[..., CliRun]) -> CliRun:
+    """`cdk bootstrap` of moto's account, once per module (each module has its own server)."""
+    run = cdk_cli("bootstrap", f"aws://{ACCOUNT}/{REGION}", timeout=BOOTSTRAP_TIMEOUT)
+    print(f"\nrehearsal: cdk bootstrap {run.seconds:.1f} s")
+    record_times(bootstrap_seconds=round(run.seconds, 1))
     return run

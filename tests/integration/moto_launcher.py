@@ -11,6 +11,14 @@ Every patch below closes a gap between moto 5.2.5 and the real services, never a
 app, and each is as narrow as the gap: the real service accepts the input, moto does not, or
 moto drops a property the real service keeps. Nothing here relaxes a check the app could fail
 for real.
+
+For `scale_to_zero=true`, moto_inference_components.py patches: CreateEndpointConfig (a variant
+without ModelName, which then needs ExecutionRoleArn; ExecutionRoleArn and EnableNetworkIsolation
+kept), AWS::SageMaker::InferenceComponent in CloudFormation (created with CreateInferenceComponent's
+checks, deleted with its stack) and DescribeInferenceComponent, Register- and DescribeScalableTargets'
+`sagemaker:inference-component:DesiredCopyCount` dimension, and
+AWS::ApplicationAutoScaling::ScalableTarget in CloudFormation (RegisterScalableTarget with its
+scheduled actions, DeregisterScalableTarget on deletion).
 """
 
 from __future__ import annotations
@@ -362,6 +370,9 @@ def _record_custom_resources_without_running_them() -> None:
 
 
 def patch_moto() -> None:
+    # Imported here, in the server's process only: defining its models registers them with moto.
+    from tests.integration.moto_inference_components import patch_inference_components
+
     _accept_inf2_instance_types()
     _register_outputs_of_change_sets()
     _keep_notebook_properties()
@@ -372,6 +383,7 @@ def patch_moto() -> None:
     _give_wait_condition_handles_a_url()
     _fit_generated_state_machine_names()
     _record_custom_resources_without_running_them()
+    patch_inference_components()
 
 
 def _exit_after(seconds: float) -> None:

@@ -1,16 +1,13 @@
 """A deploy/destroy rehearsal: the real CDK CLI bootstraps a local moto account, deploys the
 whole app, boto3 checks what was created, and `cdk destroy` must leave nothing of it behind.
 
-The three model sources are rehearsed, one after the other in the same account:
+The three model sources are rehearsed (tests/integration/rehearsal.py), one after the other in the
+same account:
 - `hub`: the endpoint downloads the precompiled model from the Hugging Face Hub;
 - `mirror` and `compile`: the notebook's on-start hook carries the artifact job and the wait
   handle URL, and the model is served from S3 (ModelDataSource, network isolation).
-Each deploy and destroy takes seconds against moto, so all fit the time budget. Deploying the
-next after destroying the previous also shows that a teardown leaves nothing that would block
-the next deploy.
-
-The smoke-test trigger is off (`smoke_test_on_deploy=false`): moto cannot run Lambda code
-without Docker, and a trigger it cannot run would be reported as a success.
+Deploying the next after destroying the previous also shows that a teardown leaves nothing that
+would block the next deploy.
 
 What moto cannot show (see moto_launcher.py): the wait condition is ignored, so the Serving
 stack does not wait for a compile; no Lambda code or custom resource runs; CloudWatch alarms
@@ -21,17 +18,11 @@ and bucket policies are not created. Those are left to the template-level tests 
 from __future__ import annotations
 
 import base64
-import importlib.metadata
-import json
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from inf2_llm.config import AppConfig, load_config
 from tests.guide import (
     GUIDE_ENVIRONMENT,
     GUIDE_HUB_MODEL,
@@ -40,119 +31,17 @@ from tests.guide import (
     GUIDE_NOTEBOOK_VOLUME_GB,
     READ_ON_SAGEMAKER,
 )
-from tests.integration.conftest import ACCOUNT, PROJECT_ROOT, REGION, CliRun
+from tests.integration.conftest import CliRun
+from tests.integration.rehearsal import STACK_PREFIX, STACKS, Rehearsal, rehearse
 
 pytestmark = pytest.mark.integration
 
 MODEL_SOURCES = ("hub", "mirror", "compile")
 GUIDE_SETTINGS = {name: GUIDE_ENVIRONMENT[name] for name in READ_ON_SAGEMAKER}
-STACK_PREFIX = "Inf2Llm-dev-"
-STACKS = tuple(f"{STACK_PREFIX}{name}" for name in ("Storage", "Workbench", "Serving"))
-TIMES_FILE = PROJECT_ROOT / ".build" / "rehearsal-times.json"
-BOOTSTRAP_TIMEOUT = 150
-DEPLOY_TIMEOUT = 180
-DESTROY_TIMEOUT = 120
-
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
 # CreateNotebookInstanceLifecycleConfig rejects longer hook content; moto does not check.
 LIFECYCLE_HOOK_LIMIT = 16384
 BROAD_MANAGED_POLICIES = ("AmazonSageMakerFullAccess", "AmazonS3FullAccess", "AdministratorAccess")
-NOT_FOUND_CODES = {
-    "404",
-    "NoSuchBucket",
-    "NotFound",
-    "NotFoundException",
-    "NoSuchEntity",
-    "ResourceNotFoundException",
-    "StateMachineDoesNotExist",
-}
-# SageMaker reports a missing resource as a ValidationException; only these messages mean "gone".
-SAGEMAKER_NOT_FOUND = re.compile(r"Could not find|does not exist|RecordNotFound")
-# Resource types whose deletion cannot be observed on their own: a custom resource's record,
-# a wait condition handle (a presigned URL), and inline policies, which go with their role.
-NOTHING_TO_OBSERVE = {
-    "Custom::S3AutoDeleteObjects",
-    "Custom::NotebookRestart",
-    "AWS::CloudFormation::WaitConditionHandle",
-    "AWS::IAM::Policy",
-    "AWS::SNS::TopicPolicy",
-}
-
-_times: dict[str, Any] = {}
-
-
-def _record_times(**entries: Any) -> None:
-    _times.update(entries)
-    TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    versions = {
-        "moto": importlib.metadata.version("moto"),
-        "cdk_cli": json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"],
-    }
-    TIMES_FILE.write_text(json.dumps({"region": REGION, **versions, **_times}, indent=2, sort_keys=True) + "\n")
-
-
-@dataclass(frozen=True)
-class StackResource:
-    stack: str
-    logical_id: str
-    type: str
-    physical_id: str
-
-
-@dataclass(repr=False)
-class Rehearsal:
-    model_source: str
-    config: AppConfig
-    deploy: CliRun
-    destroy: CliRun | None = None
-    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
-    stack_status: dict[str, str] = field(default_factory=dict)
-    resources: list[StackResource] = field(default_factory=list)
-    seen: dict[str, Any] = field(default_factory=dict)
-    stacks_left: dict[str, str] = field(default_factory=dict)
-    resources_left: list[StackResource] = field(default_factory=list)
-    unobserved_types: set[str] = field(default_factory=set)
-
-    def __repr__(self) -> str:
-        return f"Rehearsal(model_source={self.model_source!r})"
-
-    def output(self, stack: str, key: str) -> str:
-        return self.outputs[f"{STACK_PREFIX}{stack}"][key]
-
-    def physical_id(self, stack: str, logical_prefix: str) -> str:
-        (match,) = [
-            r.physical_id
-            for r in self.resources
-            if r.stack == f"{STACK_PREFIX}{stack}" and r.logical_id.startswith(logical_prefix)
-        ]
-        return match
-
-
-def _exists(call: Callable[[], Any]) -> bool:
-    try:
-        call()
-    except ClientError as error:
-        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-        if code in NOT_FOUND_CODES or (code == "ValidationException" and SAGEMAKER_NOT_FOUND.search(message)):
-            return False
-        raise
-    return True
-
-
-def _capture_stacks(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
-    cloudformation = aws("cloudformation")
-    for name in STACKS:
-        (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        rehearsal.stack_status[name] = stack["StackStatus"]
-        rehearsal.outputs[name] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        for summary in cloudformation.list_stack_resources(StackName=name)["StackResourceSummaries"]:
-            # moto lists resource types it does not implement without ids; nothing exists for them.
-            if summary.get("PhysicalResourceId"):
-                rehearsal.resources.append(
-                    StackResource(
-                        name, summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"]
-                    )
-                )
 
 
 def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
@@ -191,77 +80,6 @@ def _capture_deployed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
         }
 
 
-def _observers(aws: Callable[[str], Any]) -> dict[str, Callable[[str], Any]]:
-    """For each resource type: a call that fails with a not-found error once the resource is gone."""
-    s3, kms, iam, logs, lambda_, sagemaker, sns, stepfunctions = (
-        aws(s) for s in ("s3", "kms", "iam", "logs", "lambda", "sagemaker", "sns", "stepfunctions")
-    )
-
-    def key_not_scheduled_for_deletion(key_id: str) -> None:
-        metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
-        if metadata["KeyState"] == "PendingDeletion":
-            raise ClientError({"Error": {"Code": "NotFoundException"}}, "DescribeKey")
-
-    def log_group(name: str) -> None:
-        groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-        if not any(g["logGroupName"] == name for g in groups):
-            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "DescribeLogGroups")
-
-    def name_of(arn: str) -> str:
-        return arn.rsplit("/", 1)[-1]
-
-    return {
-        "AWS::S3::Bucket": lambda name: s3.head_bucket(Bucket=name),
-        "AWS::KMS::Key": key_not_scheduled_for_deletion,
-        "AWS::IAM::Role": lambda name: iam.get_role(RoleName=name),
-        "AWS::IAM::ManagedPolicy": lambda arn: iam.get_policy(PolicyArn=arn),
-        "AWS::Logs::LogGroup": log_group,
-        "AWS::Lambda::Function": lambda name: lambda_.get_function(FunctionName=name),
-        "AWS::SageMaker::NotebookInstance": lambda arn: sagemaker.describe_notebook_instance(
-            NotebookInstanceName=name_of(arn)
-        ),
-        "AWS::SageMaker::NotebookInstanceLifecycleConfig": lambda arn: sagemaker.describe_notebook_instance_lifecycle_config(
-            NotebookInstanceLifecycleConfigName=name_of(arn)
-        ),
-        "AWS::SageMaker::Model": lambda arn: sagemaker.describe_model(ModelName=name_of(arn)),
-        "AWS::SageMaker::EndpointConfig": lambda arn: sagemaker.describe_endpoint_config(
-            EndpointConfigName=name_of(arn)
-        ),
-        "AWS::SageMaker::Endpoint": lambda arn: sagemaker.describe_endpoint(EndpointName=name_of(arn)),
-        "AWS::SNS::Topic": lambda arn: sns.get_topic_attributes(TopicArn=arn),
-        "AWS::StepFunctions::StateMachine": lambda arn: stepfunctions.describe_state_machine(stateMachineArn=arn),
-    }
-
-
-def _capture_destroyed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
-    cloudformation = aws("cloudformation")
-    for name in STACKS:
-        try:
-            (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        except ClientError as error:
-            if "does not exist" not in error.response["Error"]["Message"]:
-                raise
-        else:
-            if stack["StackStatus"] != "DELETE_COMPLETE":
-                rehearsal.stacks_left[name] = stack["StackStatus"]
-    observers = _observers(aws)
-    for resource in rehearsal.resources:
-        observe = observers.get(resource.type)
-        if observe is None:
-            if resource.type not in NOTHING_TO_OBSERVE:
-                rehearsal.unobserved_types.add(resource.type)
-        elif _exists(lambda: observe(resource.physical_id)):  # noqa: B023 - called at once
-            rehearsal.resources_left.append(resource)
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(cdk_cli: Callable[..., CliRun]) -> CliRun:
-    run = cdk_cli("bootstrap", f"aws://{ACCOUNT}/{REGION}", timeout=BOOTSTRAP_TIMEOUT)
-    print(f"\nrehearsal: cdk bootstrap {run.seconds:.1f} s")
-    _record_times(bootstrap_seconds=round(run.seconds, 1))
-    return run
-
-
 @pytest.fixture(scope="module", params=MODEL_SOURCES)
 def rehearsal(
     request: pytest.FixtureRequest,
@@ -269,40 +87,17 @@ def rehearsal(
     cdk_cli: Callable[..., CliRun],
     aws: Callable[[str], Any],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Rehearsal]:
+) -> Rehearsal:
     """Deploy with one model source, read everything, destroy, read what is left."""
     model_source: str = request.param
-    overrides = {"smoke_test_on_deploy": "false", "model_source": model_source}
-    # A private output directory: the rehearsal never touches a developer's cdk.out.
-    assembly = tmp_path_factory.mktemp(f"cdk-out-{model_source}")
-    deploy = cdk_cli(
-        "deploy",
-        "--all",
-        "--require-approval",
-        "never",
-        *(item for name, value in overrides.items() for item in ("-c", f"{name}={value}")),
-        "--output",
-        str(assembly),
-        timeout=DEPLOY_TIMEOUT,
+    return rehearse(
+        model_source,
+        {"model_source": model_source},
+        cdk_cli=cdk_cli,
+        aws=aws,
+        tmp_path_factory=tmp_path_factory,
+        capture_deployed=_capture_deployed,
     )
-    rehearsal = Rehearsal(model_source=model_source, config=load_config(overrides), deploy=deploy)
-    _capture_stacks(aws, rehearsal)
-    _capture_deployed(aws, rehearsal)
-    # Destroy exactly the assembly that was deployed, without synthesizing it again.
-    rehearsal.destroy = cdk_cli("destroy", "--all", "--force", "--app", str(assembly), timeout=DESTROY_TIMEOUT)
-    _capture_destroyed(aws, rehearsal)
-    print(
-        f"\nrehearsal[{model_source}]: cdk deploy {deploy.seconds:.1f} s, cdk destroy {rehearsal.destroy.seconds:.1f} s"
-    )
-    _record_times(
-        **{
-            model_source: {
-                "deploy_seconds": round(deploy.seconds, 1),
-                "destroy_seconds": round(rehearsal.destroy.seconds, 1),
-            }
-        }
-    )
-    yield rehearsal
 
 
 def _decoded_hooks(hooks: list[dict[str, str]]) -> list[str]:
@@ -397,7 +192,7 @@ def test_lifecycle_hooks_fit_and_carry_the_deployed_settings(rehearsal: Rehearsa
     has_wait_handle = "https://cloudformation-waitcondition-" in on_start
     if rehearsal.config.serves_from_s3:
         assert f"readonly REPOSITORY={rehearsal.config.source_repository}\n" in on_start
-        assert f"readonly MODEL_SOURCE={rehearsal.model_source}\n" in on_start
+        assert f"readonly MODEL_SOURCE={rehearsal.config.model_source}\n" in on_start
         assert rehearsal.config.artifact_prefix in on_start
         assert has_wait_handle
     else:

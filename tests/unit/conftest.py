@@ -36,6 +36,18 @@ COMPILE_QWEN = {
     "autoscaling": "true",
     "smoke_test_on_deploy": "false",
 }
+# The endpoint as an inference component that scales to zero: Hub model on TGI (dev's defaults),
+# and the other runtime from S3, in network isolation, with a copy kept warm in working hours and
+# autoscaling asked for as well (which scale_to_zero implies).
+SCALE_TO_ZERO = {"scale_to_zero": "true"}
+SCALE_TO_ZERO_VLLM = {
+    **VLLM,
+    "scale_to_zero": "true",
+    "autoscaling": "true",
+    "warm_hours": "09-18",
+    "warm_timezone": "Asia/Seoul",
+    "autoscaling_max_instances": "3",
+}
 ACCOUNT, REGION = "123456789012", "us-west-2"
 PROD = {"stage": "prod", "account": ACCOUNT, "region": REGION}
 CONNECTION_ARN = f"arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/0123abcd-0123-4567-89ab-0123456789ab"

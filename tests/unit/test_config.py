@@ -15,6 +15,7 @@ MIRROR = {"model_source": "mirror"}
 PROD = {"stage": "prod", "account": "123456789012", "region": "us-west-2"}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 ON_VLLM = {"runtime": "vllm-0.4", "model_source": "compile"}
+SCALE_TO_ZERO = {"scale_to_zero": "true"}
 
 
 def test_defaults_are_the_guides_settings() -> None:
@@ -86,6 +87,17 @@ def test_cli_strings_are_parsed() -> None:
     assert config.compilation.batch_size == 8
     assert config.endpoint.autoscaling is True
     assert config.smoke_test.max_ms_per_token == 55.5
+
+
+def test_scale_to_zero_implies_the_components_scaling() -> None:
+    """Scaling to zero needs the scaling policies, so asking for autoscaling as well is consistent;
+    warm hours are parsed into the hours the schedule sets, in the zone given (UTC otherwise)."""
+    config = load_config({**SCALE_TO_ZERO, "autoscaling": "true", "warm_hours": "08-20", "warm_timezone": "Asia/Seoul"})
+    assert config.endpoint.scale_to_zero and config.endpoint.autoscaling
+    assert (config.endpoint.warm_hours, config.endpoint.warm_timezone) == ((8, 20), "Asia/Seoul")
+    assert load_config(SCALE_TO_ZERO).endpoint.warm_timezone == "UTC"
+    assert load_config({}).endpoint.scale_to_zero is False
+    assert load_config({**PROD, **SCALE_TO_ZERO}).endpoint.scale_to_zero
 
 
 def test_qwen_profile_defaults_to_its_own_precision() -> None:
@@ -190,6 +202,15 @@ BAD_INPUTS = [
     ({**ON_VLLM, "max_input_length": "1024"}, "max_input_length", "read by runtime tgi-0.0.28 only"),
     ({**ON_VLLM, "auto_cast_type": "fp16"}, "auto_cast_type", "read by runtime tgi-0.0.28 only"),
     ({**ON_VLLM, "endpoint_instance_type": "ml.inf2.24xlarge", "num_cores": "12"}, "num_cores", "vllm-0.4 shards on"),
+    ({"scale_to_zero": "yes"}, "scale_to_zero", "true or false"),
+    ({**SCALE_TO_ZERO, "autoscaling": "false"}, "autoscaling", "scales the copies to zero and back with scaling"),
+    ({**SCALE_TO_ZERO, "autoscaling_min_instances": "1"}, "autoscaling_min_instances", "the floor is zero copies"),
+    ({**SCALE_TO_ZERO, "endpoint_instance_count": "2"}, "endpoint_instance_count", "instances follow the copies"),
+    ({"warm_hours": "09-18"}, "warm_hours", "set scale_to_zero=true"),
+    ({**SCALE_TO_ZERO, "warm_hours": "18-09"}, "warm_hours", "the first before the second"),
+    ({**SCALE_TO_ZERO, "warm_hours": "9am-6pm"}, "warm_hours", "HH-HH of a 24-hour clock"),
+    ({**SCALE_TO_ZERO, "warm_hours": "09-24"}, "warm_hours", "HH-HH of a 24-hour clock"),
+    ({**SCALE_TO_ZERO, "warm_hours": "09-18", "warm_timezone": "KST"}, "warm_timezone", "IANA time zone"),
 ]
 
 

@@ -13,7 +13,18 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from tests.unit.conftest import COMPILE, COMPILE_QWEN, HUB, MIRROR, PIPELINE, PROD, PROJECT_ROOT, VLLM
+from tests.unit.conftest import (
+    COMPILE,
+    COMPILE_QWEN,
+    HUB,
+    MIRROR,
+    PIPELINE,
+    PROD,
+    PROJECT_ROOT,
+    SCALE_TO_ZERO,
+    SCALE_TO_ZERO_VLLM,
+    VLLM,
+)
 
 CONFIGURATIONS = {
     "hub": HUB,
@@ -21,6 +32,8 @@ CONFIGURATIONS = {
     "compile": COMPILE,
     "compile-qwen-vpc": COMPILE_QWEN,
     "vllm": VLLM,
+    "scale-to-zero": SCALE_TO_ZERO,
+    "scale-to-zero-vllm": SCALE_TO_ZERO_VLLM,
     "prod": PROD,
     "pipeline": PIPELINE,
 }

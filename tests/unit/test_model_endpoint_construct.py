@@ -12,77 +12,40 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from inf2_llm.components.container_image import ContainerImage
 from inf2_llm.components.endpoint_alarms import add_endpoint_alarms
 from inf2_llm.components.endpoint_autoscaling import add_endpoint_autoscaling
+from inf2_llm.components.endpoint_hosting import ModelInVariant
 from inf2_llm.components.model_endpoint import ModelEndpoint
-from inf2_llm.components.model_source import BoundModelSource, HubModel, ModelArtifact, ModelSource
+from inf2_llm.components.model_source import BoundModelSource, HubModel, ModelSource
 from inf2_llm.config import EndpointSettings
-from inf2_llm.profiles import NeuronCompilation
 from inf2_llm.runtimes import TGI
-
-ACCOUNT, REGION = "123456789012", "us-west-2"
-HUB_ID = "example-org/model-neuron"
-REVISION = "0123456789abcdef0123456789abcdef01234567"
-SETTINGS = EndpointSettings(
-    instance_type="ml.inf2.xlarge",
-    instance_count=1,
-    volume_size_gb=64,
-    startup_timeout_seconds=1800,
-    download_timeout_seconds=1800,
-    latency_alarm_seconds=30,
-    alarm_email=None,
-    autoscaling=False,
-    autoscaling_min_instances=1,
-    autoscaling_max_instances=3,
-    invocations_per_instance_target=20,
+from tests.unit.endpoint_parts import (
+    COMPILATION,
+    HUB_ID,
+    IMAGE,
+    REVISION,
+    SETTINGS,
+    artifact_source,
+    bare_stack,
+    logical_id,
+    the_one,
 )
-IMAGE = ContainerImage(
-    title="TGI Neuron",
-    repository_arn=f"arn:aws:ecr:{REGION}:763104351884:repository/huggingface-pytorch-tgi-inference",
-    uri=f"763104351884.dkr.ecr.{REGION}.amazonaws.com/huggingface-pytorch-tgi-inference:tag",
-)
-
-
-def _stack() -> cdk.Stack:
-    return cdk.Stack(cdk.App(), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
 
 
 def _endpoint(stack: cdk.Stack, model: ModelSource, settings: EndpointSettings = SETTINGS) -> ModelEndpoint:
     return ModelEndpoint(
         stack,
         "Model",
-        settings=settings,
+        hosting=ModelInVariant(settings=settings, inference_ami_version=TGI.inference_ami_version),
         runtime=TGI,
         image=IMAGE,
-        compilation=NeuronCompilation(batch_size=4, sequence_length=4096, auto_cast_type="fp16", num_cores=2),
+        compilation=COMPILATION,
         key=kms.Key(stack, "Key"),
         model=model,
     )
-
-
-def _artifact(stack: cdk.Stack) -> ModelArtifact:
-    bucket = s3.Bucket(stack, "Bucket")
-    reader = iam.ManagedPolicy(
-        stack,
-        "Reader",
-        statements=[iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("models/*")])],
-    )
-    return ModelArtifact(bucket=bucket, prefix="models/example/0123456789ab/", reader=reader)
-
-
-def _logical_id(construct: Any) -> str:
-    stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
-
-
-def _the(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = template.find_resources(resource_type).items()
-    return logical_id, resource
 
 
 def _endpoint_role(template: Template) -> dict[str, Any]:
@@ -103,10 +66,10 @@ def test_hub_source_lets_the_container_download_its_pinned_model() -> None:
     """A Hub model reaches the container as its id and revision, with no data source; the container
     must reach the Hub, so isolation is off, and the checkov finding that says so is acknowledged
     on the model with the source's reason."""
-    stack = _stack()
+    stack = bare_stack()
     _endpoint(stack, HubModel(model_id=HUB_ID, revision=REVISION))
     template = Template.from_stack(stack)
-    _, model = _the(template, "AWS::SageMaker::Model")
+    _, model = the_one(template, "AWS::SageMaker::Model")
     container = model["Properties"]["PrimaryContainer"]
     assert container["Environment"]["HF_MODEL_ID"] == HUB_ID
     assert container["Environment"]["HF_MODEL_REVISION"] == REVISION
@@ -121,11 +84,11 @@ def test_artifact_source_is_copied_from_s3_and_served_isolated() -> None:
     """An S3 artifact is copied uncompressed into the directory the container loads from, so the
     container needs no network; the endpoint's role gets the source's reader policy, and nothing
     is acknowledged because nothing is excused."""
-    stack = _stack()
-    artifact = _artifact(stack)
+    stack = bare_stack()
+    artifact = artifact_source(stack)
     _endpoint(stack, artifact)
     template = Template.from_stack(stack)
-    _, model = _the(template, "AWS::SageMaker::Model")
+    _, model = the_one(template, "AWS::SageMaker::Model")
     container = model["Properties"]["PrimaryContainer"]
     assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
     assert "HF_MODEL_REVISION" not in container["Environment"]
@@ -134,7 +97,7 @@ def test_artifact_source_is_copied_from_s3_and_served_isolated() -> None:
     assert source["S3Uri"]["Fn::Join"][1][-1] == "/models/example/0123456789ab/"
     assert model["Properties"]["EnableNetworkIsolation"] is True
     assert "checkov" not in model.get("Metadata", {})
-    reader_id = _logical_id(artifact.reader)
+    reader_id = logical_id(artifact.reader)
     assert _endpoint_role(template)["Properties"]["ManagedPolicyArns"] == [{"Ref": reader_id}]
 
 
@@ -158,11 +121,11 @@ class _ExampleSource(ModelSource):
 def test_any_model_source_binds_to_the_endpoints_role() -> None:
     """The endpoint takes model, isolation and acknowledgments from whatever source it is given,
     and binds it to its own execution role: adding a source needs no change to the endpoint."""
-    stack = _stack()
+    stack = bare_stack()
     source = _ExampleSource()
     endpoint = _endpoint(stack, source)
     assert source.bound_role is endpoint.role
-    _, model = _the(Template.from_stack(stack), "AWS::SageMaker::Model")
+    _, model = the_one(Template.from_stack(stack), "AWS::SageMaker::Model")
     assert model["Properties"]["PrimaryContainer"]["Environment"]["HF_MODEL_ID"] == "/opt/ml/model/example"
     assert model["Properties"]["EnableNetworkIsolation"] is True
     assert model["Metadata"]["checkov"]["skip"] == [{"id": "CKV_AWS_999", "comment": "an example reason"}]
@@ -171,13 +134,13 @@ def test_any_model_source_binds_to_the_endpoints_role() -> None:
 def test_grant_invoke_gives_exactly_invoke_on_this_endpoint() -> None:
     """A caller granted the endpoint may call it and nothing else: one action, on this endpoint's
     ARN (its Ref), not on every endpoint of the account."""
-    stack = _stack()
+    stack = bare_stack()
     endpoint = _endpoint(stack, HubModel(model_id=HUB_ID, revision=None))
     caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     endpoint.grant_invoke(caller)
     template = Template.from_stack(stack)
-    endpoint_id, _ = _the(template, "AWS::SageMaker::Endpoint")
-    caller_id = _logical_id(caller)
+    endpoint_id, _ = the_one(template, "AWS::SageMaker::Endpoint")
+    caller_id = logical_id(caller)
     policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": caller_id}]}})
     statements = [s for policy in policies.values() for s in policy["Properties"]["PolicyDocument"]["Statement"]]
     assert statements == [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": {"Ref": endpoint_id}}]
@@ -187,7 +150,7 @@ def test_invoke_statement_covers_the_endpoints_of_one_account_and_region() -> No
     """A caller that cannot reference the endpoint (the pipeline's smoke step: another stage's
     stack, a name generated at deploy) gets the same one action, on the endpoints of the given
     account and region only."""
-    stack = _stack()
+    stack = bare_stack()
     endpoints = ModelEndpoint.endpoints_arn(stack, account="210987654321", region="eu-central-1")
     statement = stack.resolve(ModelEndpoint.invoke_statement([endpoints]).to_statement_json())
     assert statement == {
@@ -200,7 +163,7 @@ def test_invoke_statement_covers_the_endpoints_of_one_account_and_region() -> No
 
 
 def _alarmed_endpoint() -> tuple[cdk.Stack, ModelEndpoint, sns.Topic, list[Any]]:
-    stack = _stack()
+    stack = bare_stack()
     endpoint = _endpoint(stack, HubModel(model_id=HUB_ID, revision=None))
     topic = sns.Topic(stack, "Topic")
     alarms = add_endpoint_alarms(endpoint, topic=topic, latency_alarm_seconds=45)
@@ -214,8 +177,8 @@ def test_alarms_watch_the_endpoints_variant_and_tell_the_topic_both_ways() -> No
     stack, endpoint, topic, _ = _alarmed_endpoint()
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 3)
-    endpoint_id, _ = _the(template, "AWS::SageMaker::Endpoint")
-    topic_ref = {"Ref": _logical_id(topic)}
+    endpoint_id, _ = the_one(template, "AWS::SageMaker::Endpoint")
+    topic_ref = {"Ref": logical_id(topic)}
     dimensions = [
         {"Name": "EndpointName", "Value": {"Fn::GetAtt": [endpoint_id, "EndpointName"]}},
         {"Name": "VariantName", "Value": "AllTraffic"},
@@ -254,7 +217,7 @@ def test_alarms_are_children_of_the_endpoint() -> None:
     an update modifies them instead of replacing them."""
     stack, endpoint, _, alarms = _alarmed_endpoint()
     assert all(alarm.node.scope is endpoint for alarm in alarms)
-    logical_ids = [_logical_id(alarm) for alarm in alarms]
+    logical_ids = [logical_id(alarm) for alarm in alarms]
     assert [re.sub("[0-9A-F]{8}$", "", logical_id) for logical_id in logical_ids] == [
         "ModelServerErrorsAlarm",
         "ModelModelErrorsAlarm",
@@ -266,12 +229,12 @@ def test_autoscaling_tracks_invocations_of_the_endpoints_variant() -> None:
     """The scalable target is this endpoint's variant, bounded as asked; the policy tracks
     invocations per instance and scales in slowly, since an inf2 instance takes many minutes to
     come into service. Created in the endpoint's scope, the target keeps its logical ID."""
-    stack = _stack()
+    stack = bare_stack()
     endpoint = _endpoint(stack, HubModel(model_id=HUB_ID, revision=None))
     target = add_endpoint_autoscaling(endpoint, min_instances=1, max_instances=3, invocations_per_instance=20)
     template = Template.from_stack(stack)
-    endpoint_id, _ = _the(template, "AWS::SageMaker::Endpoint")
-    target_id, scalable = _the(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    endpoint_id, _ = the_one(template, "AWS::SageMaker::Endpoint")
+    target_id, scalable = the_one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target.node.scope is endpoint and target_id.startswith("ModelScalableTarget")
     assert scalable["Properties"]["ResourceId"] == {
         "Fn::Join": ["", ["endpoint/", {"Fn::GetAtt": [endpoint_id, "EndpointName"]}, "/variant/AllTraffic"]]
@@ -296,7 +259,7 @@ def test_autoscaling_tracks_invocations_of_the_endpoints_variant() -> None:
 def test_endpoint_alone_has_no_alarms_or_scaling(autoscaled: bool) -> None:
     """The endpoint construct is model, configuration and endpoint: alarms and scaling exist only
     where the stack adds them, whatever the settings say."""
-    stack = _stack()
+    stack = bare_stack()
     _endpoint(stack, HubModel(model_id=HUB_ID, revision=None), replace(SETTINGS, autoscaling=autoscaled))
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
