@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from inf2_llm.components.pipeline_acknowledgments import acknowledge_pipeline_gr
 from inf2_llm.components.pipeline_artifacts import PipelineArtifacts
 from inf2_llm.config import AppConfig, config_for_stage
 from stacks.llm_stage import LlmStage
+from workstation.scale_from_zero import capacity_wait_minutes
 
 # (construct id of the stage, configuration stage), in deployment order.
 STAGES = (("Dev", "dev"), ("Prod", "prod"))
@@ -110,7 +112,8 @@ class PipelineStack(Stack):
         acknowledge_pipeline_grants(self.pipeline, smoke_tests=smoke_tests)
 
     def _smoke_test(self, stage: LlmStage, *, endpoints_arn: str) -> pipelines.CodeBuildStep:
-        """Runs scripts/smoke_test.py against the stage's endpoint; its role may only invoke `endpoints_arn`."""
+        """Runs scripts/smoke_test.py against the stage's endpoint (and its inference component, with
+        scale_to_zero); its role may only invoke `endpoints_arn`."""
         config = stage.config
         arguments = [
             "--endpoint-name",
@@ -128,13 +131,23 @@ class PipelineStack(Stack):
             arguments += ["--stop", shlex.quote(stop)]
         for api in config.runtime.apis:
             arguments += ["--api", api]
+        outputs = {"ENDPOINT_NAME": stage.endpoint_name_output}
+        timeout = SMOKE_TEST_TIMEOUT
+        if stage.inference_component_name_output:
+            # The component is named in every call; if the stage's deploy left it alone while it idled
+            # at zero copies, the step waits for the copy its first request brings back.
+            outputs["INFERENCE_COMPONENT_NAME"] = stage.inference_component_name_output
+            wait_minutes = capacity_wait_minutes(config.endpoint.startup_timeout_seconds)
+            arguments += ["--inference-component-name", '"$INFERENCE_COMPONENT_NAME"']
+            arguments += ["--capacity-wait-minutes", f"{wait_minutes:g}"]
+            timeout = timeout.plus(Duration.minutes(math.ceil(wait_minutes)))
         return pipelines.CodeBuildStep(
             "SmokeTest",
             input=self.source,
             # The script needs boto3 only, at the version requirements.txt pins.
             install_commands=["python -m pip install --quiet \"$(grep -E '^boto3==' requirements.txt)\""],
             commands=["python scripts/smoke_test.py " + " ".join(arguments)],
-            env_from_cfn_outputs={"ENDPOINT_NAME": stage.endpoint_name_output},
+            env_from_cfn_outputs=outputs,
             role_policy_statements=[ModelEndpoint.invoke_statement([endpoints_arn])],
-            timeout=SMOKE_TEST_TIMEOUT,
+            timeout=timeout,
         )

@@ -11,6 +11,10 @@ goes to stdout: the figures of each level (workstation/benchmark_report.py says 
 top as well when there is one level, as before; with --output-dir, also results.json, results.csv
 (one row per request) and PNG charts. Exits 1 when a level had no successful request.
 
+On a scale-to-zero endpoint every request names its inference component (the stack's
+InferenceComponentName output, or --inference-component-name) and fails while it has no copy:
+scripts/smoke_test.py, which waits for one, wakes it first.
+
 Cost per million output tokens uses the endpoint's hourly price: its instances (read from the
 endpoint with --stack-name, else --instance-type, by default the guide's ml.inf2.xlarge) at the
 project's price table (workstation/prices.py, us-east-1 as read in 2025), or --price-per-hour.
@@ -161,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.prompts,
         max_new_tokens=settings.max_new_tokens,
         stop_sequences=settings.stop_sequences,
+        inference_component_name=settings.inference_component_name,
     )
     show_progress = not arguments.quiet and sys.stderr.isatty()
     runs = run_levels(load, levels, duration_s=arguments.duration, progress=sys.stderr if show_progress else None)

@@ -33,12 +33,14 @@ PAUSE_AFTER_FAILURE_S = 1.0
 
 @dataclass(frozen=True)
 class Load:
-    """What the workers send: to which endpoint, through which API, and the request of each prompt."""
+    """What the workers send: to which endpoint (and inference component, on an endpoint that hosts
+    one), through which API, and the request of each prompt."""
 
     client: invocation.EndpointInvoker
     endpoint_name: str
     api: inference_apis.InferenceApi
     requests: tuple[tuple[Prompt, dict[str, Any]], ...]
+    inference_component_name: str | None = None
 
 
 def load_of(
@@ -49,13 +51,14 @@ def load_of(
     *,
     max_new_tokens: int,
     stop_sequences: Sequence[str],
+    inference_component_name: str | None = None,
 ) -> Load:
     """The load of these prompts, each asked for `max_new_tokens` as a streamed request of `api`."""
     requests = tuple(
         (prompt, api.build_payload(max_new_tokens, stop_sequences, stream=True, prompt=prompt.text))
         for prompt in prompts
     )
-    return Load(client, endpoint_name, api, requests)
+    return Load(client, endpoint_name, api, requests, inference_component_name)
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,16 @@ class _Level:
                 prompt, payload = next(self.rotation)
             started = time.perf_counter()
             try:
-                # One attempt: retrying throttled requests would hide the overload this measures.
-                answer = invocation.invoke_stream(load.client, load.endpoint_name, load.api, payload, attempts=1)
+                # One attempt, and no wait for a copy: retrying throttled requests would hide the
+                # overload this measures, and a load on a component scaling from zero measures nothing.
+                answer = invocation.invoke_stream(
+                    load.client,
+                    load.endpoint_name,
+                    load.api,
+                    payload,
+                    inference_component_name=load.inference_component_name,
+                    attempts=1,
+                )
             except failures.SmokeTestFailure as failure:
                 self._record(
                     RequestResult(

@@ -8,11 +8,13 @@ with the time since watch started:
   2. the artifact job on the notebook, phase by phase, each with the time it took, from the CloudWatch
      Logs stream <notebook>/artifact-job, where "phase: <text>" begins a phase, "SUCCESS: <text>" or
      "FAILURE: <text>" ends the run and other messages are notes (with model_source=hub there is no job);
-  3. the SageMaker endpoint, until it is in service;
+  3. the SageMaker endpoint, until it is in service, and with scale_to_zero its inference component,
+     each state it passes through (status, copies now and wanted) until it is in service;
   4. the smoke test the deploy runs (its summary or its failure), unless smoke_test_on_deploy is off;
   5. the stacks' final status.
 
-Each stack's part is found from its resources (a notebook instance, an endpoint), not from its name.
+Each stack's part is found from its resources (a notebook instance, an endpoint, an inference
+component), not from its name.
 Stacks that do not exist yet are waited for, so watch can start right after `cdk deploy`. On a
 terminal, a live line on stderr shows what is running and for how long.
 Credentials, region and endpoint URLs come from the standard AWS configuration (AWS_PROFILE,

@@ -15,6 +15,7 @@ from workstation.watch_aws import StepFailed, error_code, error_message, pages
 
 NOTEBOOK = "AWS::SageMaker::NotebookInstance"
 ENDPOINT = "AWS::SageMaker::Endpoint"
+INFERENCE_COMPONENT = "AWS::SageMaker::InferenceComponent"
 LOG_GROUP = "AWS::Logs::LogGroup"
 WAIT_CONDITION = "AWS::CloudFormation::WaitCondition"
 TRIGGER = "Custom::Trigger"
@@ -166,11 +167,13 @@ class Workbench:
 
 @dataclass(frozen=True)
 class Serving:
-    """The endpoint stack's parts: with a trigger, the deploy runs the smoke test."""
+    """The endpoint stack's parts: with a trigger, the deploy runs the smoke test; with an inference
+    component (scale_to_zero), the endpoint serves the model through it."""
 
     endpoint: Resource
     log_group: Resource
     trigger: Resource | None
+    component: Resource | None = None
 
 
 def workbench_of(state: StackState) -> Workbench | None:
@@ -188,4 +191,10 @@ def serving_of(state: StackState) -> Serving | None:
     if not endpoints:
         return None
     triggers = state.of_type(TRIGGER)
-    return Serving(endpoints[0], state.one_log_group("the smoke test's"), triggers[0] if triggers else None)
+    components = state.of_type(INFERENCE_COMPONENT)
+    return Serving(
+        endpoints[0],
+        state.one_log_group("the smoke test's"),
+        triggers[0] if triggers else None,
+        components[0] if components else None,
+    )

@@ -1,9 +1,10 @@
-"""The steps of a deploy, each followed until it is done: stacks, notebook, artifact job, endpoint,
-smoke test, final status."""
+"""The steps of a deploy, each followed until it is done: stacks, notebook, artifact job, endpoint
+(and its inference component), smoke test, final status."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -12,7 +13,16 @@ from workstation.watch_aws import StepFailed, error_message
 from workstation.watch_job_log import JOB_STREAM_SUFFIX, ArtifactJobLog, JobRun, StreamTail, run_is_current
 from workstation.watch_progress import Waiting, Watch
 from workstation.watch_smoke_log import SmokeLog, describe_summary
-from workstation.watch_stacks import TRIGGER, WAIT_CONDITION, Serving, StackState, Workbench, serving_of, workbench_of
+from workstation.watch_stacks import (
+    TRIGGER,
+    WAIT_CONDITION,
+    Resource,
+    Serving,
+    StackState,
+    Workbench,
+    serving_of,
+    workbench_of,
+)
 
 
 def wait_for_stack(watch: Watch, name: str, earlier: Sequence[str]) -> StackState:
@@ -114,6 +124,46 @@ def follow_endpoint(watch: Watch, stack: str) -> Serving:
     return serving
 
 
+def component_state(component: dict[str, Any]) -> str:
+    """ "InService, 1 of 1 copies": a DescribeInferenceComponent answer's status and its copies now
+    and wanted; a component in service without one is scaled to zero."""
+    status = component["InferenceComponentStatus"]
+    copies = component.get("RuntimeConfig", {})
+    current, desired = copies.get("CurrentCopyCount", 0), copies.get("DesiredCopyCount", 0)
+    if status == "InService" and not current and not desired:
+        return f"{status}, no copy (scaled to zero: the first request starts one)"
+    return f"{status}, {current} of {desired} copies"
+
+
+def follow_component(watch: Watch, stack: str) -> None:
+    """The endpoint's inference component (scale_to_zero) until it is in service, each state it
+    passes through on its own line: CloudFormation starts its first copy, then the smoke test runs."""
+
+    def probe() -> tuple[Resource, str] | Waiting:
+        state = watch.stack(stack)
+        watch.check(state)
+        serving = serving_of(state)
+        component = serving.component if serving else None
+        if component is None or not component.name:
+            return Waiting("not created yet")
+        try:
+            described = watch.sagemaker.describe_inference_component(InferenceComponentName=component.name)
+        except ClientError as error:
+            if "Could not find" in error_message(error):
+                return Waiting("not created yet")
+            raise
+        status, shown = described["InferenceComponentStatus"], component_state(described)
+        if status == "Failed":
+            raise StepFailed(f"inference component {component.name}", described.get("FailureReason", "no reason given"))
+        if status != "InService":
+            watch.say_once(f"inference component {component.name}: {shown}")
+            return Waiting(shown)
+        return component, shown
+
+    component, shown = watch.wait_for("inference component", probe)
+    watch.say(f"inference component {component.name}: {shown}")
+
+
 def follow_smoke_test(watch: Watch, stack: str, serving: Serving) -> None:
     if serving.trigger is None:
         watch.say(f"smoke test: off (stack {stack} has no {TRIGGER})")
@@ -154,8 +204,11 @@ def follow_stack(watch: Watch, state: StackState) -> None:
             follow_artifact_job(watch, state.name, workbench)
     if serving:
         smoke_test = "smoke test on deploy" if serving.trigger else "no smoke test on deploy"
-        watch.say(f"stack {state.name}: endpoint, {smoke_test}")
+        hosting = "endpoint with an inference component (scale_to_zero)" if serving.component else "endpoint"
+        watch.say(f"stack {state.name}: {hosting}, {smoke_test}")
         serving = follow_endpoint(watch, state.name)
+        if serving.component:
+            follow_component(watch, state.name)
         follow_smoke_test(watch, state.name, serving)
     if not workbench and not serving:
         watch.say(f"stack {state.name}: no notebook or endpoint, following its status only")

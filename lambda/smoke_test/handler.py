@@ -8,6 +8,9 @@ wall time, request to end of stream, in total and per token.
 
 Environment (set by the CDK construct):
   ENDPOINT_NAME         required; the endpoint to invoke
+  INFERENCE_COMPONENT_NAME
+                        the endpoint's inference component (scale_to_zero), named in every call;
+                        while it has no copy a call waits for one, bounded (invocation.py)
   ENDPOINT_CONFIG_NAME  the endpoint configuration deployed with this version; the summary names it
   APIS                  JSON list of the APIs to check (default ["generate", "messages"])
   MAX_MS_PER_TOKEN      float, budget of decode time per token, first token to last (default 60)

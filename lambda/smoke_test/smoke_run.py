@@ -27,14 +27,17 @@ def check_api(
     sleep: Sleep = time.sleep,
     clock: Clock = time.perf_counter,
 ) -> dict[str, Any]:
-    """Stream one answer of one API (retrying only transient errors) and judge it and its speed:
-    the time to the first token and the decode time per token, each against its budget."""
+    """Stream one answer of one API (retrying only transient errors, and waiting while the inference
+    component has no copy) and judge it and its speed: the time to the first token and the decode
+    time per token, each against its budget."""
     payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences, stream=True)
     answer = invoke_stream(
         client,
         settings.endpoint_name,
         api,
         payload,
+        inference_component_name=settings.inference_component_name,
+        capacity_wait_s=settings.capacity_wait_s,
         sleep=sleep,
         clock=clock,
         watch=lambda so_far: _judge_progress(api, settings, so_far),
@@ -126,6 +129,8 @@ def run_smoke_test(
         "max_ms_per_token": settings.max_ms_per_token,
         "max_first_token_ms": settings.max_first_token_ms,
     }
+    if settings.inference_component_name:
+        summary["inference_component"] = settings.inference_component_name
     for name in settings.apis:
         summary[name] = check_api(client, settings, INFERENCE_APIS[name], sleep=sleep, clock=clock)
     return summary

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from failures import Check, SmokeTestFailure
 from inference_apis import INFERENCE_APIS
+from invocation import CAPACITY_WAIT_S
 
 # The guide measured 49.02 and 49.27 ms per token on ml.inf2.xlarge (batch 4, fp16, 2 cores):
 # TGI's inference time over the generated tokens, which for the guide's short prompt and 512
@@ -41,12 +42,17 @@ class SmokeTestSettings:
     """What to call and how strictly to judge it; validated once, here, for every caller."""
 
     endpoint_name: str
+    # The inference component to invoke, on an endpoint that hosts one (scale_to_zero); None otherwise.
+    inference_component_name: str | None = None
     max_ms_per_token: float = DEFAULT_MAX_MS_PER_TOKEN
     max_first_token_ms: float = DEFAULT_MAX_FIRST_TOKEN_MS
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     stop_sequences: tuple[str, ...] = ()
     # The APIs to check, by name (INFERENCE_APIS), in order.
     apis: tuple[str, ...] = DEFAULT_APIS
+    # How long a call waits for the component to scale from zero (invocation.py says why the
+    # function waits this long; the workstation's smoke test may wait longer).
+    capacity_wait_s: float = CAPACITY_WAIT_S
 
     def __post_init__(self) -> None:
         problems = []
@@ -61,6 +67,8 @@ class SmokeTestSettings:
         ):
             if not (math.isfinite(budget) and budget > 0):
                 problems.append(f"the budget {budget} {unit} is not a positive number")
+        if not (math.isfinite(self.capacity_wait_s) and self.capacity_wait_s >= 0):
+            problems.append(f"the wait for a copy, {self.capacity_wait_s} s, is not a number of seconds")
         if self.max_new_tokens < 1:
             problems.append(f"max new tokens {self.max_new_tokens} is below 1")
         if not all(isinstance(stop, str) and stop for stop in self.stop_sequences):
@@ -106,6 +114,7 @@ def settings_from_environment(environ: Mapping[str, str]) -> SmokeTestSettings:
         raise SmokeTestFailure(Check.CONFIGURATION, None, "ENDPOINT_NAME is not set")
     return SmokeTestSettings(
         endpoint_name=endpoint_name,
+        inference_component_name=environ.get("INFERENCE_COMPONENT_NAME") or None,
         max_ms_per_token=_number_from_environment(environ, "MAX_MS_PER_TOKEN", float, DEFAULT_MAX_MS_PER_TOKEN),
         max_first_token_ms=_number_from_environment(environ, "MAX_FIRST_TOKEN_MS", float, DEFAULT_MAX_FIRST_TOKEN_MS),
         max_new_tokens=_number_from_environment(environ, "MAX_NEW_TOKENS", int, DEFAULT_MAX_NEW_TOKENS),

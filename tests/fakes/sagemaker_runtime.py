@@ -42,6 +42,9 @@ from tests.fakes.event_stream import payload_part, stream_exception
 from tests.fakes.model_streams import SseEvent
 
 MAX_REQUEST_BYTES = 1 << 20
+# The header botocore sends InferenceComponentName in, for both calls (its sagemaker-runtime model:
+# InvokeEndpointInput and InvokeEndpointWithResponseStreamInput, locationName).
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 ROUTE = re.compile(r"^/endpoints/(?P<endpoint>[^/]+)/(?P<route>invocations|invocations-response-stream)$")
 STREAM_ROUTE = "invocations-response-stream"
 
@@ -103,6 +106,12 @@ class Invocation:
     streamed: bool
     headers: dict[str, str]
     body: Any  # the JSON document sent
+
+    @property
+    def inference_component(self) -> str | None:
+        """The inference component the request named, if any (HTTP header names ignore case)."""
+        named = {name.lower(): value for name, value in self.headers.items()}
+        return named.get(COMPONENT_HEADER.lower())
 
 
 def timed(events: Sequence[SseEvent], *, first_token_s: float = 0.0, per_token_s: float = 0.0) -> list[Part]:

@@ -214,6 +214,20 @@ MODEL_ERROR = (
     'Received client error (422) from primary with message "Input validation error".',
 )
 NOT_FOUND = (400, "ValidationError", "Endpoint missing of account 123456789012 not found.")
+# An inference component with no copy, as AWS's blog "Unlock cost savings with the new scale down to
+# zero feature in SageMaker Inference" shows InvokeEndpoint answering it.
+NO_CAPACITY = (
+    400,
+    "ValidationError",
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress "
+    "(if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API.",
+)
+# An endpoint that hosts inference components, called without naming one (the message's beginning).
+COMPONENT_NOT_NAMED = (
+    400,
+    "ValidationError",
+    "Inference Component Name header is required for endpoints to which you plan to deploy inference components.",
+)
 
 
 def run_script(

@@ -15,7 +15,7 @@ from matplotlib import image
 
 from tests.fakes.model_streams import PROMPT_TOKENS, tgi_generate, vllm_completion
 from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, HttpError, Streamed, timed
-from tests.smoke.moto_fakes import MODEL_ERROR, PROJECT_ROOT, run_script, smoke_test_function
+from tests.smoke.moto_fakes import MODEL_ERROR, NO_CAPACITY, PROJECT_ROOT, run_script, smoke_test_function
 from workstation.benchmark_charts import CHARTS, OVERVIEW
 
 SCRIPT = "benchmark.py"
@@ -57,6 +57,7 @@ def test_help_describes_the_options() -> None:
         "--price-per-hour",
         "--instance-type",
         "--quiet",
+        "--inference-component-name",
         "--max-new-tokens",
     ):
         assert option in result.stdout
@@ -218,6 +219,44 @@ def test_a_stack_is_priced_by_the_instances_its_endpoint_runs_on(sagemaker_runti
     assert price["usd_per_hour"] is None and json.loads(table.stdout)["cost_per_million_output_tokens_usd"] is None
     assert "no price for ml.inf1.xlarge in the table: pass --price-per-hour" in table.stderr
     assert json.loads(given.stdout)["price"]["usd_per_hour"] == 1.0
+
+
+def test_a_scale_to_zero_stack_is_loaded_through_its_inference_component(
+    sagemaker_runtime: FakeSageMakerRuntime,
+) -> None:
+    """Every request to an endpoint that hosts an inference component must name it, or SageMaker
+    refuses it: with --stack-name the name comes from the stack's InferenceComponentName output."""
+    answer_every_request(sagemaker_runtime)
+    outputs = {"EndpointName": {"Value": ENDPOINT}, "InferenceComponentName": {"Value": "component-from-stack"}}
+    template = {"Resources": smoke_test_function({}), "Outputs": outputs}
+    boto3.client("cloudformation").create_stack(StackName="Serving", TemplateBody=json.dumps(template))
+
+    result = run_script(SCRIPT, "--stack-name", "Serving", "--duration", "1", "--concurrency", "2", "--quiet")
+
+    assert result.returncode == 0, result.stderr
+    components = {request.inference_component for request in sagemaker_runtime.invocations}
+    assert components == {"component-from-stack"} and len(sagemaker_runtime.invocations) > 2
+
+
+def test_a_load_on_a_component_without_a_copy_counts_each_refusal_without_waiting(
+    sagemaker_runtime: FakeSageMakerRuntime,
+) -> None:
+    """The benchmark measures what serves: a component scaled to zero fails each request at once,
+    counted as SageMaker's refusal, rather than stalling the level on a wait for a copy."""
+    sagemaker_runtime.answer(then=HttpError(*NO_CAPACITY))
+
+    result = run_script(
+        SCRIPT,
+        *("--endpoint-name", ENDPOINT, "--inference-component-name", "idle-component"),
+        *("--duration", "1", "--concurrency", "1", "--quiet"),
+    )
+
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert set(summary["errors_by_kind"]) == {"invocation: ValidationError"}
+    # One request, one invocation: no request waited for a copy by asking again.
+    assert summary["requests_failed"] == len(sagemaker_runtime.invocations) >= 1
+    assert {request.inference_component for request in sagemaker_runtime.invocations} == {"idle-component"}
 
 
 def test_matplotlib_is_loaded_only_to_draw() -> None:

@@ -35,10 +35,19 @@ from tests.fakes.sagemaker_runtime import (
     split_parts,
     timed,
 )
-from tests.smoke.moto_fakes import MODEL_ERROR, NOT_FOUND, THROTTLED, UNAVAILABLE, SteppingClock
+from tests.smoke.moto_fakes import (
+    COMPONENT_NOT_NAMED,
+    MODEL_ERROR,
+    NO_CAPACITY,
+    NOT_FOUND,
+    THROTTLED,
+    UNAVAILABLE,
+    SteppingClock,
+)
 from workstation.lambda_checks import failures, inference_apis, invocation, smoke_settings
 
 ENDPOINT = "korean-llm-endpoint"
+COMPONENT = "Inf2Llm-dev-Serving-ModelComponent-0123ABCD"
 # "딥러닝은 데이터에서 표현을 배우는 방법입니다." in 11 tokens: Korean syllables are three bytes each.
 ANSWER = ["딥", "러닝", "은", " 데이터", "에서", " 표현", "을", " 배우는", " 방법", "입니다", "."]
 VLLM_APIS = '["completions", "messages"]'
@@ -186,6 +195,8 @@ def test_requests_are_the_guide_payloads_streamed_with_the_profile_settings(
     generate, messages = sagemaker_runtime.invocations
     assert (generate.endpoint_name, generate.streamed) == (ENDPOINT, True)
     assert generate.headers["X-Amzn-SageMaker-Accept"] == "text/event-stream"
+    # A classic endpoint hosts no inference component: a request naming one would be refused.
+    assert generate.inference_component is None and messages.inference_component is None
     assert generate.body == {
         "inputs": inference_apis.PROMPT,
         "parameters": {
@@ -938,3 +949,114 @@ def test_vllm_rejecting_the_request_is_an_invocation_failure(
     assert str(failure).startswith("completions: invocation check failed: ModelError after 1 attempt:")
     assert "'max_tokens' is too large" in str(failure)
     assert len(sagemaker_runtime.invocations) == 1
+
+
+# --- an endpoint that hosts an inference component (scale_to_zero) ----------------------------------
+
+
+@pytest.fixture
+def component_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's environment in a scale-to-zero serving stack, one API to keep the runs short."""
+    monkeypatch.setenv("INFERENCE_COMPONENT_NAME", COMPONENT)
+    monkeypatch.setenv("APIS", '["generate"]')
+
+
+@pytest.mark.usefixtures("component_environment")
+def test_every_call_names_the_inference_component(
+    handler_module: ModuleType, sagemaker_runtime: FakeSageMakerRuntime, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint that hosts inference components refuses a request that names none: every call,
+    to each API, must carry the component's name, and the summary says which component passed."""
+    monkeypatch.setenv("APIS", '["generate", "messages"]')
+    sagemaker_runtime.answer(streamed(tgi_generate(ANSWER)), streamed(tgi_chat(ANSWER)))
+
+    summary = run_handler(handler_module, client)
+
+    assert [request.inference_component for request in sagemaker_runtime.invocations] == [COMPONENT, COMPONENT]
+    assert summary["inference_component"] == COMPONENT
+
+
+@pytest.mark.usefixtures("component_environment")
+def test_a_component_scaling_from_zero_is_waited_for(
+    handler_module: ModuleType, sagemaker_runtime: FakeSageMakerRuntime, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the component has no copy SageMaker answers "no capacity" and the alarm brings a copy
+    back: the smoke test must wait for it, saying in its log what it waits for, rather than fail
+    the deploy on the first answer; the waits are not retries and leave the attempts alone."""
+    sagemaker_runtime.answer(
+        HttpError(*NO_CAPACITY),
+        HttpError(*NO_CAPACITY),
+        HttpError(*NO_CAPACITY),
+        HttpError(*THROTTLED),
+        streamed(tgi_generate(ANSWER)),
+    )
+    sleeps: list[float] = []
+
+    with caplog.at_level(logging.INFO):
+        summary = run_handler(handler_module, client, sleeps=sleeps)
+
+    assert summary["generate"]["generated_tokens"] == len(ANSWER)
+    assert sleeps == [invocation.CAPACITY_POLL_S] * 3 + [invocation.FIRST_BACKOFF_S]
+    assert [request.inference_component for request in sagemaker_runtime.invocations] == [COMPONENT] * 5
+    waits = [record.getMessage() for record in caplog.records if "has no copy yet" in record.getMessage()]
+    assert len(waits) == 3
+    for wait in waits:
+        assert re.fullmatch(
+            rf"generate: inference component {COMPONENT} has no copy yet: waiting for it to scale from zero,"
+            rf" \d+ s of {invocation.CAPACITY_WAIT_S:.0f}",
+            wait,
+        ), wait
+    assert "ThrottlingException on attempt 1 of 4" in caplog.text
+
+
+@pytest.mark.usefixtures("component_environment")
+def test_the_wait_for_a_copy_is_bounded(
+    handler_module: ModuleType, sagemaker_runtime: FakeSageMakerRuntime, client: Any
+) -> None:
+    """A scale from zero on Inferentia2 outlasts the function: the wait must end within its bound,
+    the retry window the function's timeout was worked out with, and fail saying what it waited for."""
+    sagemaker_runtime.answer(then=HttpError(*NO_CAPACITY))
+    sleeps: list[float] = []
+    # Each clock reading is 20 s later: attempts start 20, 60 and 100 s after the window opened, and
+    # the third answer comes at 120 s, when one more poll would start past the window.
+    failure = expect_failure(handler_module, client, sleeps=sleeps, clock=SteppingClock(20.0))
+
+    assert invocation.CAPACITY_WAIT_S == invocation.RETRY_WINDOW_S == 120
+    assert failure.check is failures.Check.INVOCATION
+    assert str(failure).startswith(
+        f"generate: invocation check failed: ValidationError: inference component {COMPONENT} still has no copy"
+        " after 120 s, the longest this check waits for a scale from zero (120 s)"
+    )
+    assert len(sagemaker_runtime.invocations) == 3
+    assert sleeps == [invocation.CAPACITY_POLL_S] * 2
+
+
+@pytest.mark.usefixtures("component_environment")
+@pytest.mark.parametrize("error", [COMPONENT_NOT_NAMED, NOT_FOUND], ids=["component-not-named", "endpoint-not-found"])
+def test_other_validation_errors_are_not_waited_on(
+    handler_module: ModuleType, sagemaker_runtime: FakeSageMakerRuntime, client: Any, error: tuple[int, str, str]
+) -> None:
+    """Only "no capacity" goes away by itself; any other ValidationError is a wrong name or request
+    that waiting would only report minutes later."""
+    sagemaker_runtime.answer(HttpError(*error), then=streamed(tgi_generate(ANSWER)))
+    sleeps: list[float] = []
+
+    failure = expect_failure(handler_module, client, sleeps=sleeps)
+
+    assert str(failure).startswith(f"generate: invocation check failed: ValidationError after 1 attempt: {error[2]}")
+    assert len(sagemaker_runtime.invocations) == 1
+    assert sleeps == []
+
+
+def test_without_a_component_no_capacity_is_not_waited_on(
+    handler_module: ModuleType, sagemaker_runtime: FakeSageMakerRuntime, client: Any
+) -> None:
+    """The wait is for the component the function was deployed with; a function that names none
+    calls a classic endpoint, where that answer has no copy to wait for and fails as it came."""
+    sagemaker_runtime.answer(HttpError(*NO_CAPACITY), then=streamed(tgi_generate(ANSWER)))
+    sleeps: list[float] = []
+
+    failure = expect_failure(handler_module, client, sleeps=sleeps)
+
+    assert "ValidationError after 1 attempt: Inference Component has no capacity" in str(failure)
+    assert sleeps == []

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import re
 import subprocess
 import sys
 
 import boto3
+import pytest
 
 from tests.fakes.model_streams import tgi_chat, tgi_generate, vllm_chat, vllm_completion
-from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, Part, Streamed, timed
-from tests.smoke.moto_fakes import run_script
-from workstation.lambda_checks import LAMBDA_SOURCE, smoke_settings
+from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, HttpError, Part, Streamed, timed
+from tests.smoke.moto_fakes import NO_CAPACITY, run_script
+from workstation import smoke_test
+from workstation.lambda_checks import LAMBDA_SOURCE, invocation, smoke_settings
 
 SCRIPT = "smoke_test.py"
 # The smoke-test function's environment in a vLLM serving stack, as the construct writes it.
@@ -26,8 +29,11 @@ VLLM_SMOKE_TEST = {
 }
 
 
-def create_serving_stack(name: str, endpoint_name: str, environment: dict[str, str]) -> None:
-    """A deployed serving stack: its EndpointName output and its smoke-test function."""
+def create_serving_stack(
+    name: str, endpoint_name: str, environment: dict[str, str], component_name: str | None = None
+) -> None:
+    """A deployed serving stack: its EndpointName output (and InferenceComponentName, with
+    scale_to_zero) and its smoke-test function."""
     role_policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -50,6 +56,8 @@ def create_serving_stack(name: str, endpoint_name: str, environment: dict[str, s
         },
         "Outputs": {"EndpointName": {"Value": endpoint_name}},
     }
+    if component_name:
+        template["Outputs"]["InferenceComponentName"] = {"Value": component_name}
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
@@ -78,6 +86,8 @@ def test_help_describes_the_options() -> None:
         "--max-first-token-ms",
         "--stop",
         "--api",
+        "--inference-component-name",
+        "--capacity-wait-minutes",
     ):
         assert option in result.stdout
 
@@ -182,6 +192,77 @@ def test_options_override_the_deployed_settings(sagemaker_runtime: FakeSageMaker
     summary = json.loads(result.stdout)
     assert (summary["max_ms_per_token"], summary["max_first_token_ms"]) == (70, 1800)
     assert [name for name, result in summary.items() if isinstance(result, dict)] == ["messages"]
+
+
+def test_a_scale_to_zero_stack_is_called_through_its_inference_component(
+    sagemaker_runtime: FakeSageMakerRuntime,
+) -> None:
+    """An endpoint that hosts an inference component refuses requests that do not name it: with
+    --stack-name the name comes from the stack's InferenceComponentName output, as the endpoint's
+    from EndpointName."""
+    create_serving_stack("Inf2Llm-dev-Serving", "endpoint-from-stack", VLLM_SMOKE_TEST, "component-from-stack")
+    sagemaker_runtime.answer(Streamed(timed(vllm_completion(tokens(8)))), Streamed(timed(vllm_chat(tokens(8)))))
+
+    result = run_script(SCRIPT, "--stack-name", "Inf2Llm-dev-Serving")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["inference_component"] == "component-from-stack"
+    invocations = sagemaker_runtime.invocations
+    assert [(request.endpoint_name, request.inference_component) for request in invocations] == [
+        ("endpoint-from-stack", "component-from-stack")
+    ] * 2
+
+
+def test_the_inference_component_option_names_it_for_an_endpoint(sagemaker_runtime: FakeSageMakerRuntime) -> None:
+    """Given --endpoint-name there is no stack to read the component from: the option names it."""
+    sagemaker_runtime.answer(Streamed(timed(tgi_generate(tokens(8)))), Streamed(timed(tgi_chat(tokens(8)))))
+
+    result = run_script(SCRIPT, "--endpoint-name", "e", "--inference-component-name", "ic-by-hand")
+
+    assert result.returncode == 0, result.stderr
+    assert [request.inference_component for request in sagemaker_runtime.invocations] == ["ic-by-hand"] * 2
+
+
+@pytest.mark.parametrize(("options", "shown_wait"), [((), "2400"), (("--capacity-wait-minutes", "15"), "900")])
+def test_the_workstation_waits_for_a_scale_from_zero_as_long_as_asked(
+    sagemaker_runtime: FakeSageMakerRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    options: tuple[str, ...],
+    shown_wait: str,
+) -> None:
+    """Outside Lambda the smoke test may wait as long as a scale from zero takes (40 minutes by
+    default: the scale-out and the default start-up timeout), or as long as --capacity-wait-minutes
+    says. Run in process with a short poll interval, so that three waits take milliseconds."""
+    monkeypatch.setattr(invocation, "CAPACITY_POLL_S", 0.01)
+    no_capacity = HttpError(*NO_CAPACITY)
+    sagemaker_runtime.answer(
+        no_capacity,
+        no_capacity,
+        no_capacity,
+        Streamed(timed(tgi_generate(tokens(8)))),
+        Streamed(timed(tgi_chat(tokens(8)))),
+    )
+
+    with caplog.at_level(logging.WARNING):
+        status = smoke_test.main(
+            ["--endpoint-name", "e", "--inference-component-name", "ic", "--api", "generate", *options]
+        )
+
+    assert status == 0, capsys.readouterr().err
+    waits = [record.getMessage() for record in caplog.records if "has no copy yet" in record.getMessage()]
+    assert len(waits) == 3
+    assert all(wait.endswith(f" s of {shown_wait}") for wait in waits), waits
+    assert len(sagemaker_runtime.invocations) == 4
+
+
+def test_the_capacity_wait_is_bounded() -> None:
+    """The wait is bounded by the longest start-up timeout SageMaker accepts, plus the scale-out."""
+    result = run_script(SCRIPT, "--endpoint-name", "e", "--capacity-wait-minutes", "71")
+
+    assert result.returncode == 2
+    assert "71 is not in (0, 70]" in result.stderr
 
 
 def test_an_api_the_endpoint_does_not_answer_is_refused_by_argparse() -> None:

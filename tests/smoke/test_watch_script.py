@@ -10,7 +10,10 @@ would, the test sets it in moto's own state (the server runs in this process):
 - moto would run Custom::Trigger's function in Docker: the trigger is recorded as created instead;
 - moto's endpoints are always InService: a failed one has its status and reason set;
 - moto runs no Lambda code: the smoke test's verdict is the message the real handler logs, run here
-  against moto's SageMaker Runtime, written to the log group as the Lambda runtime writes it.
+  against moto's SageMaker Runtime, written to the log group as the Lambda runtime writes it;
+- moto has no inference components: the rehearsal's patches (tests/integration/
+  moto_inference_components.py) add them, always InService with their copies; a component on its
+  way, failed or scaled to zero has what DescribeInferenceComponent answers set.
 A job still running is followed by reading watch's output line by line and changing AWS only once
 watch has shown the phase before: no timing guess decides what the test proves.
 """
@@ -41,6 +44,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 from tests.fakes.model_streams import tgi_chat, tgi_generate
 from tests.fakes.sagemaker_runtime import FakeSageMakerRuntime, Part, Streamed, timed
+from tests.integration.moto_inference_components import FakeInferenceComponent, patch_inference_components
 from tests.smoke.moto_fakes import (
     PROJECT_ROOT,
     REGION,
@@ -55,6 +59,7 @@ from workstation.watch_stacks import Resource
 SCRIPT = "watch.py"
 WORKBENCH = "Inf2Llm-dev-Workbench"
 SERVING = "Inf2Llm-dev-Serving"
+COMPONENT = "Inf2Llm-dev-Serving-ModelComponent-0123ABCD"
 FAST = ("--poll-seconds", "0.05", "--timeout-minutes", "1")
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/notebook"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.28-neuronx"
@@ -157,6 +162,67 @@ def serving_template(*, smoke_test: bool) -> dict[str, Any]:
             "Properties": {"ServiceToken": {"Fn::GetAtt": ["SmokeTestFunction3BA52CAE", "Arn"]}},
         }
     return {"Resources": resources}
+
+
+def component_serving_template(*, smoke_test: bool) -> dict[str, Any]:
+    """The serving stack with scale_to_zero: a variant without a model, and the model as an inference
+    component with one copy, which the smoke test's trigger waits for."""
+    template = serving_template(smoke_test=smoke_test)
+    resources = template["Resources"]
+    configuration = resources["ModelConfig"]["Properties"]
+    configuration["ExecutionRoleArn"] = ROLE_ARN
+    (variant,) = configuration["ProductionVariants"]
+    del variant["ModelName"], variant["InitialVariantWeight"]
+    resources["ModelComponent"] = {
+        "Type": "AWS::SageMaker::InferenceComponent",
+        "Properties": {
+            "InferenceComponentName": COMPONENT,
+            "EndpointName": {"Fn::GetAtt": ["ModelEndpoint", "EndpointName"]},
+            "VariantName": "AllTraffic",
+            "Specification": {
+                "ModelName": {"Fn::GetAtt": ["ModelModel", "ModelName"]},
+                "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 1, "MinMemoryRequiredInMb": 8192},
+            },
+            "RuntimeConfig": {"CopyCount": 1},
+        },
+    }
+    if smoke_test:
+        resources["SmokeTestRunAfterDeploy"]["DependsOn"] = ["ModelComponent"]
+    return template
+
+
+class ComponentState:
+    """What DescribeInferenceComponent answers for every component from now on: a status, the copies
+    now and wanted, and the reason of a failure; None answers as created (InService, its copies)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.answer: tuple[str, int, int] | None = None
+        self.failure_reason = "Model container failed to pass the ping health check."
+        described = FakeInferenceComponent.describe
+
+        def describe(component: FakeInferenceComponent) -> dict[str, Any]:
+            answer = described(component)
+            if self.answer is not None:
+                status, current, desired = self.answer
+                answer["InferenceComponentStatus"] = status
+                answer["RuntimeConfig"] = {"CurrentCopyCount": current, "DesiredCopyCount": desired}
+                if status == "Failed":
+                    answer["FailureReason"] = self.failure_reason
+            return answer
+
+        monkeypatch.setattr(FakeInferenceComponent, "describe", describe)
+
+
+@pytest.fixture(scope="session")
+def moto_inference_components() -> None:
+    """moto's CloudFormation and SageMaker, in this process, with inference components: patched once,
+    since the patches wrap moto's own functions."""
+    patch_inference_components()
+
+
+@pytest.fixture
+def component_state(moto_inference_components: None, monkeypatch: pytest.MonkeyPatch) -> ComponentState:
+    return ComponentState(monkeypatch)
 
 
 def deploy(name: str, template: dict[str, Any]) -> None:
@@ -549,3 +615,73 @@ def test_a_run_that_ended_before_the_wait_condition_started_is_history() -> None
     assert run_is_current(run, [condition("CREATE_IN_PROGRESS", -5)])  # the signal is on its way
     assert run_is_current(run, [condition("CREATE_COMPLETE", 5)])
     assert run_is_current(run, [])
+
+
+# --- scale_to_zero: the endpoint's inference component ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("copies", "shown"),
+    [(1, "InService, 1 of 1 copies"), (0, "InService, no copy (scaled to zero: the first request starts one)")],
+)
+def test_a_scale_to_zero_stack_shows_its_inference_component(
+    component_state: ComponentState,
+    smoke_test_verdict: Callable[[float], str],
+    monkeypatch: pytest.MonkeyPatch,
+    copies: int,
+    shown: str,
+) -> None:
+    """With scale_to_zero the endpoint serves through its inference component: watch must show the
+    component's state and copies (a component idling at zero copies is not a failure) between the
+    endpoint and the smoke test's verdict, which reads as before."""
+    deploy(WORKBENCH, workbench_template(artifact_job=False))
+    deploy(SERVING, component_serving_template(smoke_test=True))
+    component_state.answer = ("InService", copies, copies)
+    monkeypatch.setenv("INFERENCE_COMPONENT_NAME", COMPONENT)
+    log_smoke_test(smoke_test_verdict(SECONDS_PER_PART))
+
+    result = run_script(SCRIPT, *FAST)
+
+    assert result.returncode == 0, result.stderr
+    lines_in_order(
+        result.stdout,
+        f"stack {SERVING}: endpoint with an inference component (scale_to_zero), smoke test on deploy",
+        f"endpoint {physical_name(SERVING, 'AWS::SageMaker::Endpoint')}: InService",
+        f"inference component {COMPONENT}: {shown}",
+        "smoke test passed: generate 25 ms/token decode, first token 300 ms",
+        f"stack {SERVING}: CREATE_COMPLETE",
+    )
+
+
+def test_a_component_on_its_way_is_followed_until_it_is_in_service(component_state: ComponentState) -> None:
+    """CloudFormation creates the component and starts its copy after the endpoint: watch must show
+    each state the component passes through, not take the endpoint's InService for the model's."""
+    deploy(WORKBENCH, workbench_template(artifact_job=False))
+    component_state.answer = ("Creating", 0, 1)
+    deploy(SERVING, component_serving_template(smoke_test=False))
+
+    with RunningScript(SCRIPT, *FAST) as watch:
+        watch.wait_for_line(f"inference component {COMPONENT}: Creating, 0 of 1 copies")
+        component_state.answer = ("InService", 1, 1)
+        status, stdout, stderr = watch.finish()
+
+    assert status == 0, stderr
+    lines_in_order(
+        stdout,
+        f"inference component {COMPONENT}: Creating, 0 of 1 copies",
+        f"inference component {COMPONENT}: InService, 1 of 1 copies",
+        f"smoke test: off (stack {SERVING} has no Custom::Trigger)",
+    )
+
+
+def test_a_failed_component_fails_with_its_reason(component_state: ComponentState) -> None:
+    """A copy whose container never passes its health check fails the component, not the endpoint:
+    watch must stop there with SageMaker's reason."""
+    deploy(WORKBENCH, workbench_template(artifact_job=False))
+    component_state.answer = ("Failed", 0, 1)
+    deploy(SERVING, component_serving_template(smoke_test=False))
+
+    result = run_script(SCRIPT, *FAST)
+
+    assert result.returncode == 1
+    assert f"watch: inference component {COMPONENT} failed: {component_state.failure_reason}" in result.stderr

@@ -17,7 +17,7 @@ import pytest
 from aws_cdk import cx_api
 from aws_cdk.assertions import Match, Template
 
-from inf2_llm.config import load_config
+from inf2_llm.config import config_for_stage, load_config
 from tests.unit.conftest import (
     ACCOUNT,
     CDK_JSON_CONTEXT,
@@ -26,9 +26,11 @@ from tests.unit.conftest import (
     HUB,
     PIPELINE,
     REGION,
+    SCALE_TO_ZERO,
     Synthesized,
 )
 from workstation import smoke_test
+from workstation.scale_from_zero import capacity_wait_minutes
 
 ENDPOINTS_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/*"
 
@@ -173,6 +175,9 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
         "--region",
         REGION,
     ]
+    # A classic endpoint hosts no inference component; the step's build time is the run's alone.
+    assert "--inference-component-name" not in words
+    assert project["Properties"]["TimeoutInMinutes"] == 20
     # The step's role may only invoke endpoints, so it is told the runtime's APIs.
     assert [words[index + 1] for index, word in enumerate(words) if word == "--api"] == ["generate", "messages"]
     # The script's own parser reads the configured budgets from the command: the step judges as the
@@ -184,6 +189,41 @@ def test_each_stage_is_smoke_tested_with_its_own_endpoint(pipeline_app: Pipeline
         configured.max_first_token_ms,
         configured.max_new_tokens,
     )
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Prod"])
+def test_a_scale_to_zero_stage_is_smoke_tested_through_its_inference_component(
+    synth: Callable[[dict[str, str]], Synthesized], stage: str
+) -> None:
+    """An endpoint that hosts an inference component refuses requests that do not name it: the step
+    takes the name from the stage's InferenceComponentName output, and, since a deploy that leaves
+    the component alone may find it idle at zero copies, waits for the copy its first request brings
+    back as long as a scale from zero may take, within a build timeout that allows for that wait."""
+    overrides = {**PIPELINE, **SCALE_TO_ZERO}
+    app = synth(overrides)
+    template = app.template("Inf2Llm-Pipeline")
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    actions = next(s for s in pipeline["Properties"]["Stages"] if s["Name"] == stage)["Actions"]
+    (serving,) = [
+        a for a in actions if a["Configuration"].get("StackName") == f"{stage}-Inf2Llm-Serving" and "Namespace" in a
+    ]
+    (smoke,) = [a for a in actions if a["Name"] == "SmokeTest"]
+    assert json.loads(smoke["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "ENDPOINT_NAME", "type": "PLAINTEXT", "value": f"#{{{serving['Namespace']}.EndpointName}}"},
+        {
+            "name": "INFERENCE_COMPONENT_NAME",
+            "type": "PLAINTEXT",
+            "value": f"#{{{serving['Namespace']}.InferenceComponentName}}",
+        },
+    ]
+    projects = template.find_resources("AWS::CodeBuild::Project")
+    (project,) = [value for key, value in projects.items() if key.startswith(f"Pipeline{stage}SmokeTest")]
+    (command,) = _buildspec(project)["phases"]["build"]["commands"]
+    arguments = smoke_test.parse_arguments(shlex.split(command)[2:])
+    assert arguments.inference_component_name == "$INFERENCE_COMPONENT_NAME"
+    startup_timeout = config_for_stage(load_config(overrides), stage.lower()).endpoint.startup_timeout_seconds
+    assert arguments.capacity_wait_minutes == capacity_wait_minutes(startup_timeout) == 40
+    assert project["Properties"]["TimeoutInMinutes"] == 20 + 40
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Prod"])
