@@ -113,7 +113,7 @@ class PipelineStack(Stack):
 
     def _smoke_test(self, stage: LlmStage, *, endpoints_arn: str) -> pipelines.CodeBuildStep:
         """Runs scripts/smoke_test.py against the stage's endpoint (and its inference component, with
-        scale_to_zero); its role may only invoke `endpoints_arn`."""
+        scale_to_zero); its role may only invoke `endpoints_arn` and that component."""
         config = stage.config
         arguments = [
             "--endpoint-name",
@@ -133,6 +133,7 @@ class PipelineStack(Stack):
             arguments += ["--api", api]
         outputs = {"ENDPOINT_NAME": stage.endpoint_name_output}
         timeout = SMOKE_TEST_TIMEOUT
+        invoked = [endpoints_arn]
         if stage.inference_component_name_output:
             # The component is named in every call; if the stage's deploy left it alone while it idled
             # at zero copies, the step waits for the copy its first request brings back.
@@ -141,6 +142,12 @@ class PipelineStack(Stack):
             arguments += ["--inference-component-name", '"$INFERENCE_COMPONENT_NAME"']
             arguments += ["--capacity-wait-minutes", f"{wait_minutes:g}"]
             timeout = timeout.plus(Duration.minutes(math.ceil(wait_minutes)))
+            # The component's name, unlike the endpoint's, is fixed at synth: its own ARN, no wildcard.
+            component = stage.system.serving.model_endpoint.inference_component_name
+            assert component, "a stage with an InferenceComponentName output hosts a component"
+            invoked.append(
+                ModelEndpoint.component_arn(self, name=component, account=config.account, region=config.region)
+            )
         return pipelines.CodeBuildStep(
             "SmokeTest",
             input=self.source,
@@ -148,6 +155,6 @@ class PipelineStack(Stack):
             install_commands=["python -m pip install --quiet \"$(grep -E '^boto3==' requirements.txt)\""],
             commands=["python scripts/smoke_test.py " + " ".join(arguments)],
             env_from_cfn_outputs=outputs,
-            role_policy_statements=[ModelEndpoint.invoke_statement([endpoints_arn])],
+            role_policy_statements=[ModelEndpoint.invoke_statement(invoked)],
             timeout=timeout,
         )

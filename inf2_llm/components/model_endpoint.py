@@ -90,6 +90,9 @@ class ModelEndpoint(Construct):
         self.endpoint_config_name = hosted.endpoint_config.attr_endpoint_config_name
         self.ready = hosted.ready
         self.inference_component_name = hosted.inference_component_name
+        self.inference_component_arn = (
+            self.component_arn(self, name=self.inference_component_name) if self.inference_component_name else None
+        )
         self._metric_dimensions = hosted.metric_dimensions
         # Model and endpoint configuration take every property at creation: any change replaces
         # the configuration under a new generated name and updates the endpoint in place. This
@@ -100,8 +103,13 @@ class ModelEndpoint(Construct):
         ).hexdigest()[:16]
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let `grantee` call this endpoint, and nothing else."""
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.endpoint_arn])
+        """Let `grantee` call this endpoint (and its inference component), and nothing else.
+
+        A call to a component names both the endpoint and the component (InvokeEndpoint's
+        InferenceComponentName); the grant covers both ARNs, so it holds whichever of them IAM
+        authorizes, and it widens nothing: the component is this endpoint's own."""
+        arns = [self.endpoint_arn, *([self.inference_component_arn] if self.inference_component_arn else [])]
+        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=arns)
 
     @staticmethod
     def invoke_statement(endpoint_arns: list[str]) -> iam.PolicyStatement:
@@ -116,6 +124,14 @@ class ModelEndpoint(Construct):
         name only at deploy time."""
         return Stack.of(scope).format_arn(
             service="sagemaker", resource="endpoint", resource_name="*", account=account, region=region
+        )
+
+    @staticmethod
+    def component_arn(scope: Construct, *, name: str, account: str | None = None, region: str | None = None) -> str:
+        """The ARN of the inference component `name` (its name is fixed at synth) of `account` and
+        `region` (the stack's when None)."""
+        return Stack.of(scope).format_arn(
+            service="sagemaker", resource="inference-component", resource_name=name, account=account, region=region
         )
 
     def metric(self, metric_name: str, *, statistic: str) -> cloudwatch.Metric:

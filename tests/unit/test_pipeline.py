@@ -224,6 +224,12 @@ def test_a_scale_to_zero_stage_is_smoke_tested_through_its_inference_component(
     startup_timeout = config_for_stage(load_config(overrides), stage.lower()).endpoint.startup_timeout_seconds
     assert arguments.capacity_wait_minutes == capacity_wait_minutes(startup_timeout) == 40
     assert project["Properties"]["TimeoutInMinutes"] == 20 + 40
+    # Its role may invoke the stage's endpoints and this one component, named exactly.
+    role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    (invoke,) = [s for s in _policy_statements(template, role_id) if s["Action"] == "sagemaker:InvokeEndpoint"]
+    assert ENDPOINTS_ARN in invoke["Resource"] and len(invoke["Resource"]) == 2
+    (component_arn,) = [json.dumps(resource) for resource in invoke["Resource"] if resource != ENDPOINTS_ARN]
+    assert ":inference-component/" in component_arn and "*" not in component_arn
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Prod"])

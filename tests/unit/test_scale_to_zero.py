@@ -4,6 +4,7 @@ and the classic endpoint stays what it was without the key."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -142,6 +143,17 @@ def test_callers_get_the_components_name(serving) -> None:
     )
     for trigger in template.find_resources("Custom::Trigger").values():
         assert component_id in trigger["DependsOn"]
+    # The smoke function may invoke the endpoint and its component, both named exactly.
+    (function_role,) = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if logical_id.startswith("SmokeTestRole")
+    ]
+    (invoke,) = [statement for statement in function_role if statement["Action"] == "sagemaker:InvokeEndpoint"]
+    resources = [json.dumps(resource) for resource in invoke["Resource"]]
+    assert len(resources) == 2
+    assert any('"Ref": "ModelEndpoint' in resource for resource in resources)
+    assert any(f":inference-component/{name}" in resource for resource in resources)
 
 
 def test_the_classic_endpoint_names_no_component(synth) -> None:
