@@ -53,7 +53,10 @@ case "$task" in
     install_python requirements-dev.txt
     install_cdk_cli
     install_shellcheck
-    exec .venv/bin/python -m pytest "$@"
+    # One worker per core (pytest-xdist; pytest.ini says how tests are grouped). Past four, the
+    # rehearsal alone sets the time and each worker only adds its own load of the CDK libraries.
+    # Options given after `test` come later and win, e.g. `-n 0` to run in this process.
+    exec .venv/bin/python -m pytest --numprocesses auto --maxprocesses 4 "$@"
     ;;
   bench-synth)
     install_python requirements.txt

@@ -190,9 +190,12 @@ def cdk_cli(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Cal
 
 
 @pytest.fixture(scope="module")
-def bootstrapped(cdk_cli: Callable[..., CliRun]) -> CliRun:
-    """`cdk bootstrap` of moto's account, once per module (each module has its own server)."""
-    run = cdk_cli("bootstrap", f"aws://{ACCOUNT}/{REGION}", timeout=BOOTSTRAP_TIMEOUT)
+def bootstrapped(cdk_cli: Callable[..., CliRun], tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """`cdk bootstrap` of moto's account, once per module (each module has its own server). The CLI
+    synthesizes the app first: into a directory of its own, as two modules' CLIs may run at once and
+    each locks the directory it writes."""
+    assembly = tmp_path_factory.mktemp("cdk-out-bootstrap")
+    run = cdk_cli("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", str(assembly), timeout=BOOTSTRAP_TIMEOUT)
     print(f"\nrehearsal: cdk bootstrap {run.seconds:.1f} s")
     record_times(bootstrap_seconds=round(run.seconds, 1))
     return run

@@ -131,12 +131,19 @@ def test_checkov_finds_nothing_unacknowledged(synth) -> None:
 def test_checkov_gate_fails_on_a_new_finding(tmp_path: Path) -> None:
     """The gate must be able to fail: an unencrypted log group is a finding, and only a skip with
     its id in the resource's own metadata silences it."""
-    template = {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}}}
-    (tmp_path / "careless.template.json").write_text(json.dumps(template))
-    assert "CKV_AWS_158" in [check["check_id"] for check in _checkov(tmp_path)["failed_checks"]]
-    template["Resources"]["Logs"]["Metadata"] = {"checkov": {"skip": [{"id": "CKV_AWS_158", "comment": "why"}]}}
-    (tmp_path / "careless.template.json").write_text(json.dumps(template))
-    assert _checkov(tmp_path)["failed_checks"] == []
+    log_group = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}
+    skip = {"checkov": {"skip": [{"id": "CKV_AWS_158", "comment": "why"}]}}
+    (tmp_path / "careless.template.json").write_text(json.dumps({"Resources": {"Logs": log_group}}))
+    (tmp_path / "acknowledged.template.json").write_text(
+        json.dumps({"Resources": {"Logs": {**log_group, "Metadata": skip}}})
+    )
+    # One checkov run for both templates: most of a run is checkov starting.
+    results = _checkov(tmp_path)
+    failed = [(Path(check["file_path"]).name, check["check_id"]) for check in results["failed_checks"]]
+    assert ("careless.template.json", "CKV_AWS_158") in failed
+    assert [check for check in failed if check[0] == "acknowledged.template.json"] == []
+    skipped = [(Path(check["file_path"]).name, check["check_id"]) for check in results["skipped_checks"]]
+    assert skipped == [("acknowledged.template.json", "CKV_AWS_158")]
 
 
 def _shell_scripts() -> list[Path]:
