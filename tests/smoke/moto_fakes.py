@@ -1,10 +1,7 @@
-"""Scripting the moto server that stands in for SageMaker Runtime, and running the scripts.
-
-Moto answers InvokeEndpoint with bodies queued through its /moto-api (one queue per account
-and region, consumed in order, each answer then remembered per endpoint and request body).
-It cannot answer with an error, so errors are injected on the client just before sending:
-botocore still parses them exactly as it parses a real SageMaker error response.
-"""
+"""What the smoke and workstation-tool tests share: moto's stand-in for a deployed serving stack
+(the smoke function's environment, its log group), the SageMaker Runtime errors the fake runtime
+(tests/fakes/sagemaker_runtime.py) is scripted to answer with, a stepping clock, and running a
+script the way a user does."""
 
 from __future__ import annotations
 
@@ -13,12 +10,9 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.compat import HTTPHeaders
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -71,17 +65,6 @@ def smoke_test_function(environment: dict[str, str], log_group: str | None = Non
     }
 
 
-def queue_bodies(moto_url: str, *bodies: str) -> None:
-    """Make moto answer the next InvokeEndpoint calls with these bodies, in order."""
-    post_json(
-        f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
-        {
-            "region": REGION,
-            "results": [{"Body": body, "ContentType": "application/json"} for body in bodies],
-        },
-    )
-
-
 def generate_body(text: str = "딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
     """What TGI on SageMaker answers a generate request with details=true: a one-element list
     (text-generation-inference v3.0.0, router/src/server.rs, compat_generate)."""
@@ -94,116 +77,6 @@ def generate_body(text: str = "딥러닝은 인공신경망을 쓰는 기계학�
         ],
         ensure_ascii=False,
     )
-
-
-def chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
-    """What TGI on SageMaker answers a messages request with (text-generation-inference v3.0.0,
-    router/src/lib.rs: ChatCompletion, whose "object" is a serde tag; router/src/sagemaker.rs picks
-    the API by the payload's shape)."""
-    return json.dumps(
-        {
-            "object": "chat.completion",
-            "id": "",
-            "created": 1,
-            "model": "tgi",
-            "system_fingerprint": "3.0.0-native",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "length",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": 20,
-                "completion_tokens": tokens,
-                "total_tokens": 20 + tokens,
-            },
-        },
-        ensure_ascii=False,
-    )
-
-
-def vllm_chat_body(content: str = "딥러닝은 데이터에서 표현을 배우는 방법입니다.", tokens: int = 100) -> str:
-    """What vLLM's OpenAI server answers a chat request with (vllm v0.11.0,
-    vllm/entrypoints/openai/protocol.py, ChatCompletionResponse)."""
-    return json.dumps(
-        {
-            "id": "chatcmpl-0123456789abcdef",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "/opt/ml/model",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content, "tool_calls": [], "reasoning_content": None},
-                    "logprobs": None,
-                    "finish_reason": "length",
-                    "stop_reason": None,
-                }
-            ],
-            "usage": {"prompt_tokens": 20, "total_tokens": 20 + tokens, "completion_tokens": tokens},
-            "prompt_logprobs": None,
-        },
-        ensure_ascii=False,
-    )
-
-
-def vllm_completion_body(text: str = " 딥러닝은 인공신경망을 쓰는 기계학습입니다.", tokens: int = 128) -> str:
-    """What vLLM's OpenAI server answers a completion request with (vllm v0.11.0,
-    vllm/entrypoints/openai/protocol.py, CompletionResponse)."""
-    return json.dumps(
-        {
-            "id": "cmpl-0123456789abcdef",
-            "object": "text_completion",
-            "created": 1,
-            "model": "/opt/ml/model",
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "length", "stop_reason": None}],
-            "usage": {"prompt_tokens": 8, "total_tokens": 8 + tokens, "completion_tokens": tokens},
-        },
-        ensure_ascii=False,
-    )
-
-
-class _Body:
-    """The raw stream botocore reads an error response's bytes from."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content = content
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._content
-
-
-class InvocationTap:
-    """Records a client's InvokeEndpoint requests, and answers scripted ones with AWS errors.
-
-    Calls past the scripted errors go on to moto. Counts every attempt, retries included.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.sent_bodies: list[dict[str, Any]] = []
-        self._errors: list[tuple[int, str, str]] = []
-        client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", self._before_send)
-
-    @property
-    def calls(self) -> int:
-        return len(self.sent_bodies)
-
-    def script_errors(self, *errors: tuple[int, str, str]) -> None:
-        """Answer the next calls with these (HTTP status, error code, message), in order."""
-        self._errors.extend(errors)
-
-    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
-        assert isinstance(request.body, bytes)
-        self.sent_bodies.append(json.loads(request.body))
-        if not self._errors:
-            return None
-        status, code, message = self._errors.pop(0)
-        body = json.dumps({"message": message}).encode("utf-8")
-        headers = HTTPHeaders.from_dict({"x-amzn-ErrorType": code, "Content-Type": "application/json"})
-        return AWSResponse(request.url, status, headers, _Body(body))
 
 
 THROTTLED = (400, "ThrottlingException", "Rate exceeded")
