@@ -231,24 +231,3 @@ def _capture_destroyed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
                 rehearsal.unobserved_types.add(resource.type)
         elif _exists(lambda: observe(resource.physical_id)):  # noqa: B023 - called at once
             rehearsal.resources_left.append(resource)
-
-
-def _capture_destroyed(aws: Callable[[str], Any], rehearsal: Rehearsal) -> None:
-    cloudformation = aws("cloudformation")
-    for name in STACKS:
-        try:
-            (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        except ClientError as error:
-            if "does not exist" not in error.response["Error"]["Message"]:
-                raise
-        else:
-            if stack["StackStatus"] != "DELETE_COMPLETE":
-                rehearsal.stacks_left[name] = stack["StackStatus"]
-    observers = _observers(aws)
-    for resource in rehearsal.resources:
-        observe = observers.get(resource.type)
-        if observe is None:
-            if resource.type not in NOTHING_TO_OBSERVE:
-                rehearsal.unobserved_types.add(resource.type)
-        elif _exists(lambda: observe(resource.physical_id)):  # noqa: B023 - called at once
-            rehearsal.resources_left.append(resource)
