@@ -1,4 +1,4 @@
-"""How the suite is shared between pytest-xdist workers (`scripts/dev.sh test` runs one per core,
+"""How the suite is shared between pytest-xdist workers (`scripts/dev.sh test` runs one more than the cores,
 pytest.ini sets `--dist loadgroup`): each group below runs whole on one worker.
 
 - The tests that run CDK in this process (they use the `synth` fixture of tests/unit/conftest.py,
