@@ -55,8 +55,7 @@ def load_of(
 ) -> Load:
     """The load of these prompts, each asked for `max_new_tokens` as a streamed request of `api`."""
     requests = tuple(
-        (prompt, api.build_payload(max_new_tokens, stop_sequences, stream=True, prompt=prompt.text))
-        for prompt in prompts
+        (prompt, api.build_payload(max_new_tokens, stop_sequences, prompt=prompt.text)) for prompt in prompts
     )
     return Load(client, endpoint_name, api, requests, inference_component_name)
 

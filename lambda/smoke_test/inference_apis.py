@@ -1,5 +1,5 @@
-"""The request styles the endpoint answers: each API's payload, blocking and streamed, for the guide's
-prompt or another, and how a streamed answer reads, one server-sent event at a time.
+"""The request styles the endpoint answers: each API's streamed payload, for the guide's prompt or
+another, and how a streamed answer reads, one server-sent event at a time.
 
 TGI 3.0.0 (router/src/sagemaker.rs) takes generate and messages on SageMaker's /invocations route,
 vLLM 0.11 (entrypoints/openai/api_server.py) chat completions, here "messages", and completions;
@@ -43,11 +43,10 @@ class StreamEvent:
 
 
 class PayloadBuilder(Protocol):
-    """Builds an API's request body for `prompt` (the guide's question unless given); with
-    stream=True, the streamed form of the same request."""
+    """Builds an API's streamed request body for `prompt` (the guide's question unless given)."""
 
     def __call__(
-        self, max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
+        self, max_new_tokens: int, stop_sequences: Sequence[str], *, prompt: str = PROMPT
     ) -> dict[str, Any]: ...
 
 
@@ -60,10 +59,8 @@ class InferenceApi:
     parse_stream_event: Callable[[Any], StreamEvent]
 
 
-def _generate_payload(
-    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
-) -> dict[str, Any]:
-    # details=true makes TGI count the generated tokens: in the answer, or on a stream's last event.
+def _generate_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, prompt: str = PROMPT) -> dict[str, Any]:
+    # details=true makes TGI count the generated tokens, on the stream's last event.
     parameters: dict[str, Any] = {
         "max_new_tokens": max_new_tokens,
         "return_full_text": False,
@@ -71,28 +68,19 @@ def _generate_payload(
     }
     if stop_sequences:
         parameters["stop"] = list(stop_sequences)
-    payload: dict[str, Any] = {"inputs": prompt, "parameters": parameters}
-    if stream:
-        # TGI v3.0.0 router/src/lib.rs, CompatGenerateRequest.stream: server.rs compat_generate
-        # then answers as /generate_stream does.
-        payload["stream"] = True
-    return payload
+    # TGI v3.0.0 router/src/lib.rs, CompatGenerateRequest.stream: server.rs compat_generate then
+    # answers as /generate_stream does.
+    return {"inputs": prompt, "parameters": parameters, "stream": True}
 
 
-def _openai_stream_options(payload: dict[str, Any], stream: bool) -> dict[str, Any]:
-    if stream:
-        # Both servers put the usage in a stream only when asked (vLLM v0.11.0 serving_chat.py
-        # and serving_completion.py, include_usage; TGI v3.0.0 server.rs,
-        # create_event_from_stream_token); vLLM refuses stream_options without stream
-        # (protocol.py, validate_stream_options).
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    return payload
+def _openai_streamed(payload: dict[str, Any]) -> dict[str, Any]:
+    # Both servers put the usage in a stream only when asked (vLLM v0.11.0 serving_chat.py and
+    # serving_completion.py, include_usage; TGI v3.0.0 server.rs, create_event_from_stream_token);
+    # vLLM refuses stream_options without stream (protocol.py, validate_stream_options).
+    return {**payload, "stream": True, "stream_options": {"include_usage": True}}
 
 
-def _messages_payload(
-    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
-) -> dict[str, Any]:
+def _messages_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, prompt: str = PROMPT) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "messages": [
             {"role": "system", "content": SYSTEM_MESSAGE},
@@ -102,17 +90,15 @@ def _messages_payload(
     }
     if stop_sequences:
         payload["stop"] = list(stop_sequences)
-    return _openai_stream_options(payload, stream)
+    return _openai_streamed(payload)
 
 
-def _completions_payload(
-    max_new_tokens: int, stop_sequences: Sequence[str], *, stream: bool = False, prompt: str = PROMPT
-) -> dict[str, Any]:
+def _completions_payload(max_new_tokens: int, stop_sequences: Sequence[str], *, prompt: str = PROMPT) -> dict[str, Any]:
     # No "model": vLLM answers 404 to any name but the one it serves, and takes none as that one.
     payload: dict[str, Any] = {"prompt": prompt, "max_tokens": max_new_tokens}
     if stop_sequences:
         payload["stop"] = list(stop_sequences)
-    return _openai_stream_options(payload, stream)
+    return _openai_streamed(payload)
 
 
 def _field(document: Any, path: Sequence[str | int], kind: type, api: str, *, required: bool = True) -> Any:

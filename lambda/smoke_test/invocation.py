@@ -218,7 +218,7 @@ def invoke_stream(
     clock: Clock = time.perf_counter,
     watch: Callable[[TokenTimes], None] | None = None,
 ) -> StreamedAnswer:
-    """The answer streamed for a request with "stream": true (`api.build_payload(..., stream=True)`),
+    """The answer streamed for a request with "stream": true (`api.build_payload(...)`),
     and when its tokens arrived: the clock is read as the request is sent and as each payload part
     arrives. `watch` sees the times so far as each part arrives (the stream's end being that part's
     arrival); what it raises stops the reading. A failure raises SmokeTestFailure, whose `check`

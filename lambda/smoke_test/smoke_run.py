@@ -30,7 +30,7 @@ def check_api(
     """Stream one answer of one API (retrying only transient errors, and waiting while the inference
     component has no copy) and judge it and its speed: the time to the first token and the decode
     time per token, each against its budget."""
-    payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences, stream=True)
+    payload = api.build_payload(settings.max_new_tokens, settings.stop_sequences)
     answer = invoke_stream(
         client,
         settings.endpoint_name,

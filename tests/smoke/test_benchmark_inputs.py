@@ -29,9 +29,7 @@ def test_the_guide_prompt_is_the_smoke_tests_and_stays_its_default() -> None:
     passes no prompt, must keep sending the guide's question."""
     assert PROMPTS["guide"].text == inference_apis.PROMPT
     for api in inference_apis.INFERENCE_APIS.values():
-        assert api.build_payload(8, (), stream=True) == api.build_payload(
-            8, (), stream=True, prompt=inference_apis.PROMPT
-        )
+        assert api.build_payload(8, ()) == api.build_payload(8, (), prompt=inference_apis.PROMPT)
 
 
 @pytest.mark.parametrize("api", inference_apis.INFERENCE_APIS.values(), ids=lambda api: api.name)
@@ -39,7 +37,7 @@ def test_every_api_carries_the_prompt_given(api: inference_apis.InferenceApi) ->
     """A prompt that did not reach the request would time the guide's question under another name."""
     text = PROMPTS["very-long"].text
 
-    payload = api.build_payload(8, ("<|im_end|>",), stream=True, prompt=text)
+    payload = api.build_payload(8, ("<|im_end|>",), prompt=text)
 
     assert PROMPT_PLACES[api.name](payload) == text
     assert payload["stream"] is True

@@ -29,7 +29,8 @@ def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMake
 
     response = client.invoke_endpoint(
         EndpointName="endpoint",
-        Body=json.dumps(inference_apis.GENERATE.build_payload(7, ())),
+        # The README's blocking request: the guide's question, no "stream".
+        Body=json.dumps({"inputs": inference_apis.PROMPT, "parameters": {"max_new_tokens": 7}}),
         ContentType="application/json",
     )
 
@@ -42,7 +43,7 @@ def test_blocking_invocations_get_the_whole_body(sagemaker_runtime: FakeSageMake
 def test_one_answer_can_serve_every_request(sagemaker_runtime: FakeSageMakerRuntime, client: Any) -> None:
     """A benchmark sends requests for as long as it runs; the fake must answer each alike."""
     sagemaker_runtime.answer(then=Streamed(timed(tgi_generate(["딥", "러닝"]))))
-    payload = inference_apis.GENERATE.build_payload(2, (), stream=True)
+    payload = inference_apis.GENERATE.build_payload(2, ())
 
     answers = [invocation.invoke_stream(client, "endpoint", inference_apis.GENERATE, payload) for _ in range(3)]
 
@@ -95,7 +96,7 @@ def test_streams_beyond_the_batch_wait_their_turn_in_order(monkeypatch: pytest.M
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
         runtime.answer(then=Streamed(timed(tgi_generate(["딥", "러닝"]), first_token_s=0.1, per_token_s=0.1)))
         client = invocation.runtime_client()
-        payload = inference_apis.GENERATE.build_payload(2, (), stream=True)
+        payload = inference_apis.GENERATE.build_payload(2, ())
         answers: list[Any] = []
 
         def call() -> None:
